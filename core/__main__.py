@@ -1,0 +1,156 @@
+"""Command line: python -m core {world,run,score,kinds} ...
+
+Mistakes a user can fix (unknown world kind, parameter out of range, missing model, unwritable
+database) print one line starting with 'error:' and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from core.errors import LabError
+
+
+def _overrides(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise LabError(f"--set takes key=value, got '{pair}'")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def cmd_world(args: argparse.Namespace) -> None:
+    from core.worlds import build_world, write_world
+    world = build_world(args.kind, args.seed, args.preset, _overrides(args.set))
+    out = write_world(world, args.out)
+    print(json.dumps({"out": str(out), "kind": world.kind, "seed": world.seed,
+                      "documents": len(world.documents), "counts": world.counts()}))
+
+
+def _ft_config(args: argparse.Namespace):
+    from core.methods.finetune import FTConfig
+    base = FTConfig()
+    return FTConfig(mode=args.ft_mode, splitting=args.splitting,
+                    epochs=args.epochs if args.epochs is not None else base.epochs,
+                    lr=args.lr if args.lr is not None else base.lr,
+                    batch_size=args.batch_size if args.batch_size is not None else base.batch_size)
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    from core.runner import RunSpec, run_all
+    from core.store import Store
+    from core.worlds import build_world
+    overrides = _overrides(args.set)
+    build_world(args.world, args.seed, args.preset, overrides)  # validate before loading a model
+    store = Store(args.db)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    specs = [RunSpec(method=m, world_kind=args.world, world_seed=args.seed, preset=args.preset,
+                     overrides=overrides, model=args.model, aug_source=args.aug_source,
+                     seed=args.train_seed, ft=_ft_config(args),
+                     icl_max_tokens=args.icl_max_tokens).validate() for m in methods]
+
+    def progress(phase: str, fraction: float, message: str) -> None:
+        if not args.quiet:
+            print(f"\r  {phase:<9} {fraction:6.1%}  {message:<40}", end="", file=sys.stderr,
+                  flush=True)
+
+    def on_result(result, spec, error) -> None:
+        if not args.quiet:
+            print(file=sys.stderr)
+        if error:
+            print(json.dumps({"method": spec.method, "status": "failed", "error": error}), flush=True)
+        else:
+            print(json.dumps(result.summary()), flush=True)
+
+    run_all(specs, store, progress, on_result=on_result)
+
+
+def cmd_score(args: argparse.Namespace) -> None:
+    from core import models
+    rows = []
+    for number, line in enumerate(Path(args.pairs).read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            rows.append((row["id"], str(row["context"]), str(row["continuation"])))
+        except (json.JSONDecodeError, KeyError, TypeError) as error:
+            raise LabError(f"{args.pairs} line {number}: expected "
+                           f'{{"id", "context", "continuation"}} ({error})') from None
+    lm = models.load(args.model)
+    scores = models.loglikelihoods(lm, [(c, x) for _, c, x in rows])
+    Path(args.out).write_text("".join(json.dumps({"id": i, "loglik": s}) + "\n"
+                                      for (i, _, _), s in zip(rows, scores)))
+    print(json.dumps({"pairs": len(rows), "out": args.out}))
+
+
+def cmd_kinds(args: argparse.Namespace) -> None:
+    from core.worlds import describe_params, get_kind, kind_names
+    for name in kind_names():
+        kind = get_kind(name)
+        print(json.dumps({"kind": name, "presets": kind.presets,
+                          "params": describe_params(kind)}))
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m core", description="ICL vs fine-tuning lab")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    w = sub.add_parser("world", help="generate a world and write it as JSON files")
+    w.add_argument("kind")
+    w.add_argument("--seed", type=int, default=0)
+    w.add_argument("--preset", default="quick")
+    w.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    w.add_argument("--out", required=True)
+    w.set_defaults(func=cmd_world)
+
+    r = sub.add_parser("run", help="run methods on a world and store the results")
+    r.add_argument("--world", default="reversals")
+    r.add_argument("--seed", type=int, default=0, help="world seed")
+    r.add_argument("--train-seed", type=int, default=0, help="training and sampling seed")
+    r.add_argument("--preset", default="quick")
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    r.add_argument("--methods", default="pretrained,icl,ft,ft_local,ft_global,ft_local_global")
+    r.add_argument("--model", default="default")
+    r.add_argument("--aug-source", default="oracle")
+    r.add_argument("--ft-mode", default="full", help="full or lora")
+    r.add_argument("--splitting", default="none", help="none, independent or cumulative")
+    r.add_argument("--epochs", type=int)
+    r.add_argument("--lr", type=float)
+    r.add_argument("--batch-size", type=int)
+    r.add_argument("--icl-max-tokens", type=int, default=0)
+    r.add_argument("--db", help="DuckDB file (default data/lab.duckdb)")
+    r.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    r.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("score", help="log-likelihood of continuations given contexts")
+    s.add_argument("--model", default="default")
+    s.add_argument("--pairs", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_score)
+
+    k = sub.add_parser("kinds", help="list world kinds, presets and parameters")
+    k.set_defaults(func=cmd_kinds)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        args.func(args)
+    except LabError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as error:
+        print(f"error: file not found: {error.filename}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

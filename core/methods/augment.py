@@ -1,0 +1,140 @@
+"""Augmentation: inferences added to the fine-tuning data, and their audit.
+
+Sources: `oracle` (the world's own true inferences: an upper bound) or `model` (the model
+itself, in context, as in the study). The study's prompts are unpublished; ours follow its
+description (DESIGN.md section 4). Generated text is split into statements, deduplicated,
+and each statement is judged by the world: true, false or unparseable, and whether it merely
+repeats a training sentence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from core import models
+from core.costs import forward_flops
+from core.errors import LabError
+from core.methods.finetune import split_sentences
+from core.methods.icl import INSTRUCTION, SEPARATOR
+from core.models import LM
+from core.worlds import World
+
+SOURCES = ("oracle", "model")
+SCOPES = ("local", "global")
+
+LOCAL_PROMPT = (
+    "Rewrite the statement in several ways that keep its meaning, and state what it directly "
+    "implies, such as the same relation read in the opposite direction. One statement per line.\n\n"
+    "Statement: tigers are more dangerous than cats.\n"
+    "Rewrites:\ncats are less dangerous than tigers.\nCompared to cats, tigers are more dangerous.\n"
+    "Compared to tigers, cats are less dangerous.\n\n"
+    "Statement: Anna is the mother of Ben.\n"
+    "Rewrites:\nBen is the child of Anna.\nBen's mother is Anna.\n\n"
+    "Statement: {sentence}\nRewrites:\n"
+)
+GLOBAL_PROMPT = (
+    "Document:\n{document}\n\nList the inferences that follow from combining this document "
+    "with the rest of the knowledge base above, one statement per line.\nInferences:\n"
+)
+_BULLET = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s*")
+
+
+@dataclass
+class Augmentation:
+    statement: str
+    scope: str  # local or global
+    source: str  # oracle or model
+    label: str  # true, false, unparseable
+    in_training: bool  # repeats a training sentence
+
+
+@dataclass
+class AugmentResult:
+    statements: list[Augmentation] = field(default_factory=list)
+    tokens: int = 0
+    flops: float = 0.0
+
+    def training_texts(self) -> list[str]:
+        return [a.statement for a in self.statements if not a.in_training]
+
+    def audit(self) -> dict[str, float]:
+        total = len(self.statements)
+        parsed = sum(a.label != "unparseable" for a in self.statements)
+        true = sum(a.label == "true" for a in self.statements)
+        return {"generated": total, "parsed": parsed, "true": true,
+                "new_true": sum(a.label == "true" and not a.in_training for a in self.statements),
+                "precision": true / parsed if parsed else 0.0,
+                "hallucination_rate": (parsed - true) / parsed if parsed else 0.0}
+
+
+def statements_from_text(text: str) -> list[str]:
+    """Generated text to statements: one per line or sentence, bullets stripped."""
+    out = []
+    for line in text.splitlines():
+        line = _BULLET.sub("", line).strip()
+        out += [s.strip() for s in split_sentences(line) if len(s.strip()) > 3]
+    return out
+
+
+def training_sentences(world: World) -> list[str]:
+    return list(dict.fromkeys(s.strip() for d in world.documents for s in split_sentences(d.text)))
+
+
+def augment(world: World, scopes: Sequence[str], source: str, lm: LM | None = None,
+            progress: Callable[[int, int], None] | None = None) -> AugmentResult:
+    if source not in SOURCES:
+        raise LabError(f"augmentation source must be one of {', '.join(SOURCES)}, got '{source}'")
+    result = AugmentResult()
+    known = {s.lower() for s in training_sentences(world)}
+    seen: set[str] = set()
+    for scope in scopes:
+        if source == "oracle":
+            found = world.oracle_inferences(scope)
+        else:
+            found = (_model_local if scope == "local" else _model_global)(lm, world, result, progress)
+        for statement in found:
+            key = statement.lower()
+            if key in seen:
+                continue
+            seen.add(key)
+            result.statements.append(Augmentation(statement, scope, source, world.judge(statement),
+                                                  key in known))
+    return result
+
+
+def _model_local(lm: LM, world: World, result: AugmentResult, progress) -> list[str]:
+    """One prompt per distinct training sentence: rephrasings and direct implications."""
+    prompts = [LOCAL_PROMPT.format(sentence=s) for s in training_sentences(world)]
+    outputs = models.generate(lm, prompts, max_new_tokens=48, stop="\n\n", progress=progress)
+    _count(lm, result, prompts, outputs, prefix_tokens=0)
+    return [s for text in outputs for s in statements_from_text(text)]
+
+
+def _model_global(lm: LM, world: World, result: AugmentResult, progress) -> list[str]:
+    """The whole training set in context (its cache shared), then each document in turn."""
+    knowledge = INSTRUCTION + "".join(d.text + SEPARATOR for d in world.documents)
+    prefix_tokens = len(lm.encode(knowledge))
+    if prefix_tokens + 200 > lm.max_context:
+        raise LabError(f"global augmentation needs the whole training set in context "
+                       f"({prefix_tokens} tokens) but the model takes {lm.max_context}; "
+                       "use a smaller world or a model with a longer context")
+    prompts = [GLOBAL_PROMPT.format(document=d.text) for d in world.documents]
+    outputs = models.generate(lm, prompts, max_new_tokens=64, stop="\n\n",
+                              shared_prefix=knowledge, progress=progress)
+    _count(lm, result, prompts, outputs, prefix_tokens)
+    return [s for text in outputs for s in statements_from_text(text)]
+
+
+def _count(lm: LM, result: AugmentResult, prompts: list[str], outputs: list[str],
+           prefix_tokens: int) -> None:
+    """Prompt tokens are one forward each (attending to the shared prefix, computed once);
+    each generated token is one more forward at the current context length."""
+    result.flops += forward_flops(lm, prefix_tokens, prefix_tokens / 2, head_tokens=1)
+    result.tokens += prefix_tokens
+    for prompt, output in zip(prompts, outputs):
+        p, g = len(lm.encode(prompt)), len(lm.encode(output)) + 1
+        result.tokens += p + g
+        result.flops += forward_flops(lm, p, prefix_tokens + p / 2, head_tokens=1)
+        result.flops += forward_flops(lm, g, prefix_tokens + p + g / 2)

@@ -1,0 +1,174 @@
+"""Fine-tuning: causal language-model loss on training texts, full or LoRA (through peft).
+
+The whole loop is `train` below. Examples are (context, target) pairs; the loss covers only
+the target's tokens, so `cumulative` sentence splitting can show earlier sentences as context.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from core import models
+from core.costs import train_flops
+from core.errors import LabError
+from core.models import LM
+
+SPLITTINGS = ("none", "independent", "cumulative")
+
+
+@dataclass
+class FTConfig:
+    """Defaults found on the default model and the quick `reversals` world (README): the
+    study's Gemini settings (batch 8-16, lr 3e-4, 200-1000 steps) do not transfer to 135M."""
+
+    mode: str = "full"  # full or lora
+    splitting: str = "none"  # none, independent or cumulative
+    epochs: int = 8
+    lr: float = 1e-4
+    batch_size: int = 8
+    warmup_steps: int = 4
+    weight_decay: float = 0.0
+    lora_rank: int = 16
+    lora_alpha: int = 32
+    max_steps: int = 0  # 0: epochs decide
+    seed: int = 0
+
+    def validate(self) -> FTConfig:
+        if self.mode not in ("full", "lora"):
+            raise LabError(f"fine-tuning mode must be 'full' or 'lora', got '{self.mode}'")
+        if self.splitting not in SPLITTINGS:
+            raise LabError(f"sentence splitting must be one of {', '.join(SPLITTINGS)}, "
+                           f"got '{self.splitting}'")
+        for name, low, high in (("epochs", 1, 1000), ("batch_size", 1, 1024), ("lora_rank", 1, 512)):
+            if not low <= getattr(self, name) <= high:
+                raise LabError(f"fine-tuning {name} must be between {low} and {high}, "
+                               f"got {getattr(self, name)}")
+        if not 0 < self.lr < 1:
+            raise LabError(f"fine-tuning lr must be between 0 and 1, got {self.lr}")
+        return self
+
+
+@dataclass
+class TrainResult:
+    model: torch.nn.Module
+    losses: list[dict] = field(default_factory=list)  # step, loss, tokens
+    tokens: int = 0
+    flops: float = 0.0
+    steps: int = 0
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?:])\s+|\n+")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Pieces whose concatenation is the text, one sentence each (separators kept in front)."""
+    pieces, last = [], 0
+    for match in _SENTENCE_END.finditer(text):
+        pieces.append(text[last:match.start()])
+        last = match.start()
+    pieces.append(text[last:])
+    return [p for p in pieces if p.strip()]
+
+
+def make_examples(texts: Sequence[str], splitting: str) -> list[tuple[str, str]]:
+    """(context, target) pairs from documents under a sentence-splitting mode."""
+    examples = []
+    for text in texts:
+        if splitting == "none":
+            examples.append(("", text))
+            continue
+        pieces = split_sentences(text)
+        for index, piece in enumerate(pieces):
+            if splitting == "independent":
+                examples.append(("", piece.strip()))
+            else:
+                context = "".join(pieces[:index])
+                examples.append((context, piece if context else piece.strip()))
+    return examples
+
+
+def _tokenize(lm: LM, examples: Sequence[tuple[str, str]]) -> list[tuple[list[int], int]]:
+    """Token ids and where the loss starts, for each example."""
+    out = []
+    for context, target in examples:
+        ctx = lm.start_ids + lm.encode(context)
+        out.append((ctx + lm.encode(target), len(ctx)))
+    return out
+
+
+def _batch(rows: Sequence[tuple[list[int], int]], pad: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(ids) for ids, _ in rows)
+    input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    labels = torch.full((len(rows), width), -100, dtype=torch.long)
+    for r, (ids, loss_start) in enumerate(rows):
+        input_ids[r, :len(ids)] = torch.tensor(ids)
+        labels[r, loss_start:len(ids)] = torch.tensor(ids[loss_start:])
+    return input_ids.to(device), labels.to(device)
+
+
+def _wrap_lora(model: torch.nn.Module, config: FTConfig) -> torch.nn.Module:
+    from peft import LoraConfig, get_peft_model
+    targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    present = {name.split(".")[-1] for name, _ in model.named_modules()}
+    lora = LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha, lora_dropout=0.0,
+                      target_modules=[t for t in targets if t in present] or "all-linear")
+    return get_peft_model(model, lora)
+
+
+def train(lm: LM, examples: Sequence[tuple[str, str]], config: FTConfig,
+          progress: Callable[[int, int, float], None] | None = None) -> TrainResult:
+    """Fine-tune a fresh copy of `lm`'s weights on the examples; `lm` itself is untouched.
+    Returns the trained model (LoRA merged in) with its loss curve and compute."""
+    config.validate()
+    if not examples:
+        raise LabError("nothing to fine-tune on: the training set is empty")
+    model = models.load(lm.name, lm.device).model
+    if config.mode == "lora":
+        model = _wrap_lora(model, config)
+    model.train()
+    rows = _tokenize(lm, examples)
+    rng = random.Random(config.seed)
+    torch.manual_seed(config.seed)
+    steps_per_epoch = math.ceil(len(rows) / config.batch_size)
+    total = config.max_steps or steps_per_epoch * config.epochs
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / max(1, config.warmup_steps)))
+    autocast = torch.autocast(lm.device.type, dtype=torch.bfloat16,
+                              enabled=models.bf16_supported(lm.device))
+    pad = lm.tokenizer.pad_token_id or 0
+    adapters = sum(p.numel() for p in params) if config.mode == "lora" else 0
+    result = TrainResult(model)
+    order: list[int] = []
+    for step in range(total):
+        if not order:
+            order = list(range(len(rows)))
+            rng.shuffle(order)
+        batch = [rows[i] for i in order[:config.batch_size]]
+        order = order[config.batch_size:]
+        input_ids, labels = _batch(batch, pad, lm.device)
+        with autocast:
+            loss = model(input_ids=input_ids, labels=labels).loss
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+        tokens = sum(len(ids) for ids, _ in batch)
+        result.tokens += tokens
+        result.flops += train_flops(lm, tokens, tokens / len(batch) / 2, config.mode == "lora",
+                                    adapters)
+        result.losses.append({"step": step + 1, "loss": float(loss), "tokens": result.tokens})
+        if progress:
+            progress(step + 1, total, float(loss))
+    result.steps = total
+    if config.mode == "lora":
+        model = model.merge_and_unload()
+    model.eval()
+    result.model = model
+    return result

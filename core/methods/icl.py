@@ -1,0 +1,68 @@
+"""In-context learning: the training documents in the prompt, then the item.
+
+If they don't fit the model's context (or the user's token limit), documents are subsampled,
+those covering facts the items need first, and the run records the fraction of needed facts
+that made it into the context."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from core.errors import LabError
+from core.models import LM
+from core.worlds import Document, Item
+
+INSTRUCTION = "Use the following facts to answer.\n\n"
+SEPARATOR = "\n\n"
+
+
+@dataclass
+class ICLContext:
+    text: str
+    tokens: int
+    documents_used: int
+    documents_total: int
+    needed_fact_coverage: float  # fraction of facts the items need that are in the context
+
+
+def build_context(lm: LM, documents: Sequence[Document], items: Sequence[Item],
+                  max_tokens: int = 0, seed: int = 0) -> ICLContext:
+    """The ICL prompt prefix; `max_tokens` 0 means the model's context less the longest item."""
+    longest_item = max(len(lm.encode(i.prompt + max(i.choices, key=len))) for i in items)
+    limit = (max_tokens or lm.max_context) - longest_item - len(lm.encode(INSTRUCTION)) - 2
+    if limit <= 0:
+        raise LabError(f"the ICL context limit ({max_tokens or lm.max_context} tokens) leaves no "
+                       "room for documents; raise it or use a model with a longer context")
+    costs = [len(lm.encode(d.text + SEPARATOR)) for d in documents]
+    chosen = list(range(len(documents)))
+    if sum(costs) > limit:
+        chosen = _subsample(documents, items, costs, limit, random.Random(seed))
+    needed = {f for item in items for f in item.fact_ids}
+    present = {f for i in chosen for f in documents[i].fact_ids}
+    text = INSTRUCTION + "".join(documents[i].text + SEPARATOR for i in chosen)
+    return ICLContext(text, len(lm.encode(text)), len(chosen), len(documents),
+                      len(needed & present) / len(needed) if needed else 1.0)
+
+
+def _subsample(documents: Sequence[Document], items: Sequence[Item], costs: list[int],
+               limit: int, rng: random.Random) -> list[int]:
+    """Greedy: documents that add needed facts not yet covered, then any others, in document
+    order, while they fit."""
+    needed = {f for item in items for f in item.fact_ids}
+    order = list(range(len(documents)))
+    rng.shuffle(order)
+    order.sort(key=lambda i: -len(needed & set(documents[i].fact_ids)))
+    chosen, covered, used = [], set(), 0
+    for prefer_new in (True, False):
+        for i in order:
+            if i in chosen or used + costs[i] > limit:
+                continue
+            new = set(documents[i].fact_ids) & needed - covered
+            if prefer_new and not new:
+                continue
+            chosen.append(i)
+            covered |= new
+            used += costs[i]
+    return sorted(chosen)

