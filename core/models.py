@@ -27,6 +27,7 @@ DEFAULT_DIRNAME = "smollm2-135m-instruct"
 TOKEN_BUDGET = 8192  # tokens (rows x length, cached context included) per forward pass
 
 hf_logging.set_verbosity_error()
+hf_logging.disable_progress_bar()
 logging.getLogger("transformers").setLevel(logging.ERROR)
 
 
@@ -167,7 +168,7 @@ def _prefix_cache(lm: LM, prefix_ids: list[int]) -> DynamicCache | None:
         return None
     cache = DynamicCache()
     ids = torch.tensor([prefix_ids], device=lm.device)
-    lm.model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
+    lm.model(input_ids=ids, cache=cache, use_cache=True, logits_to_keep=1)
     return cache
 
 
@@ -222,7 +223,7 @@ def loglikelihoods(lm: LM, pairs: Sequence[tuple[str, str]], shared_context: str
         ids = torch.tensor([rows[i] + [pad] * (width - len(rows[i])) for i in batch],
                            device=lm.device)
         # Right padding needs no mask: causal attention never lets a real token see a pad.
-        hidden = lm.model.base_model(input_ids=ids, past_key_values=_expand(cache, len(batch)),
+        hidden = lm.model.base_model(input_ids=ids, cache=_expand(cache, len(batch)),
                                      use_cache=cache is not None).last_hidden_state
         row_index, positions, targets = [], [], []
         for r, i in enumerate(batch):
@@ -276,8 +277,8 @@ def generate(lm: LM, prompts: Sequence[str], max_new_tokens: int = 64, stop: str
         finished = [False] * len(chunk)
         for _ in range(max_new_tokens):
             out = lm.model(input_ids=ids, attention_mask=mask, position_ids=positions,
-                           past_key_values=past, use_cache=True, logits_to_keep=1)
-            past = out.past_key_values
+                           cache=past, use_cache=True, logits_to_keep=1)
+            past = out.cache
             next_ids = out.logits[:, -1].argmax(-1)
             for r, token in enumerate(next_ids.tolist()):
                 if finished[r]:

@@ -8,6 +8,7 @@ runner only has to ship `RunSpec`s out and `RunResult`s back.
 from __future__ import annotations
 
 import dataclasses
+import random
 import traceback
 import uuid
 from collections.abc import Callable, Sequence
@@ -146,7 +147,8 @@ def execute(spec: RunSpec, world: World, lm: LM, progress: Progress | None = Non
             meter.cost.tokens, meter.cost.flops = aug.tokens, aug.flops
             costs.append(meter.cost)
             augmentations = aug.statements
-            texts += aug.training_texts()
+            dress = random.Random(spec.seed)
+            texts += [world.as_document(s, dress) for s in aug.training_texts()]
             extra["augmentation_audit"] = aug.audit()
         examples = make_examples(texts, spec.ft.splitting)
         with Meter("train", lm.device) as meter:
@@ -169,7 +171,8 @@ def execute(spec: RunSpec, world: World, lm: LM, progress: Progress | None = Non
 
 def run_all(specs: Sequence[RunSpec], store: Store, progress: Progress | None = None,
             lm_cache: dict[str, LM] | None = None,
-            on_result: Callable[[RunResult | None, RunSpec, str | None], None] | None = None) -> list[RunResult]:
+            on_result: Callable[[RunResult | None, RunSpec, str | None], None] | None = None,
+            ) -> list[RunResult]:
     """Execute each spec and store it; a failing run is stored as failed and the rest go on.
     Models and worlds are loaded once per process."""
     lm_cache = {} if lm_cache is None else lm_cache

@@ -89,9 +89,11 @@ def augment(world: World, scopes: Sequence[str], source: str, lm: LM | None = No
     result = AugmentResult()
     known = {s.lower() for s in training_sentences(world)}
     seen: set[str] = set()
-    for scope in scopes:
+    for done, scope in enumerate(scopes, 1):
         if source == "oracle":
             found = world.oracle_inferences(scope)
+            if progress:
+                progress(done, len(scopes))
         else:
             found = (_model_local if scope == "local" else _model_global)(lm, world, result, progress)
         for statement in found:

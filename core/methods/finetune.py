@@ -121,6 +121,14 @@ def _wrap_lora(model: torch.nn.Module, config: FTConfig) -> torch.nn.Module:
     return get_peft_model(model, lora)
 
 
+def _lr_factor(step: int, total: int, config: FTConfig) -> float:
+    """Linear warmup, then cosine decay to a tenth: the last steps settle the memorized facts."""
+    if step < config.warmup_steps:
+        return (step + 1) / config.warmup_steps
+    progress = (step - config.warmup_steps) / max(1, total - config.warmup_steps)
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
 def train(lm: LM, examples: Sequence[tuple[str, str]], config: FTConfig,
           progress: Callable[[int, int, float], None] | None = None) -> TrainResult:
     """Fine-tune a fresh copy of `lm`'s weights on the examples; `lm` itself is untouched.
@@ -139,7 +147,7 @@ def train(lm: LM, examples: Sequence[tuple[str, str]], config: FTConfig,
     total = config.max_steps or steps_per_epoch * config.epochs
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / max(1, config.warmup_steps)))
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, total, config))
     autocast = torch.autocast(lm.device.type, dtype=torch.bfloat16,
                               enabled=models.bf16_supported(lm.device))
     pad = lm.tokenizer.pad_token_id or 0
@@ -163,9 +171,9 @@ def train(lm: LM, examples: Sequence[tuple[str, str]], config: FTConfig,
         result.tokens += tokens
         result.flops += train_flops(lm, tokens, tokens / len(batch) / 2, config.mode == "lora",
                                     adapters)
-        result.losses.append({"step": step + 1, "loss": float(loss), "tokens": result.tokens})
+        result.losses.append({"step": step + 1, "loss": loss.item(), "tokens": result.tokens})
         if progress:
-            progress(step + 1, total, float(loss))
+            progress(step + 1, total, result.losses[-1]["loss"])
     result.steps = total
     if config.mode == "lora":
         model = model.merge_and_unload()

@@ -31,7 +31,8 @@ def build_context(lm: LM, documents: Sequence[Document], items: Sequence[Item],
                   max_tokens: int = 0, seed: int = 0) -> ICLContext:
     """The ICL prompt prefix; `max_tokens` 0 means the model's context less the longest item."""
     longest_item = max(len(lm.encode(i.prompt + max(i.choices, key=len))) for i in items)
-    limit = (max_tokens or lm.max_context) - longest_item - len(lm.encode(INSTRUCTION)) - 2
+    budget = (max_tokens or lm.max_context) - longest_item  # for instruction and documents
+    limit = budget - len(lm.encode(INSTRUCTION)) - 2
     if limit <= 0:
         raise LabError(f"the ICL context limit ({max_tokens or lm.max_context} tokens) leaves no "
                        "room for documents; raise it or use a model with a longer context")
@@ -39,9 +40,16 @@ def build_context(lm: LM, documents: Sequence[Document], items: Sequence[Item],
     chosen = list(range(len(documents)))
     if sum(costs) > limit:
         chosen = _subsample(documents, items, costs, limit, random.Random(seed))
+
+    def render() -> str:
+        return INSTRUCTION + "".join(documents[i].text + SEPARATOR for i in chosen)
+
+    # Pieces can tokenize a little differently once joined: trim until the whole fits.
+    while chosen and len(lm.encode(text := render())) > budget:
+        chosen.pop()
+    text = render()
     needed = {f for item in items for f in item.fact_ids}
     present = {f for i in chosen for f in documents[i].fact_ids}
-    text = INSTRUCTION + "".join(documents[i].text + SEPARATOR for i in chosen)
     return ICLContext(text, len(lm.encode(text)), len(chosen), len(documents),
                       len(needed & present) / len(needed) if needed else 1.0)
 
@@ -54,7 +62,7 @@ def _subsample(documents: Sequence[Document], items: Sequence[Item], costs: list
     order = list(range(len(documents)))
     rng.shuffle(order)
     order.sort(key=lambda i: -len(needed & set(documents[i].fact_ids)))
-    chosen, covered, used = [], set(), 0
+    chosen, covered, used = set(), set(), 0
     for prefer_new in (True, False):
         for i in order:
             if i in chosen or used + costs[i] > limit:
@@ -62,7 +70,7 @@ def _subsample(documents: Sequence[Document], items: Sequence[Item], costs: list
             new = set(documents[i].fact_ids) & needed - covered
             if prefer_new and not new:
                 continue
-            chosen.append(i)
+            chosen.add(i)
             covered |= new
             used += costs[i]
     return sorted(chosen)

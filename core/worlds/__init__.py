@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import LabError
-from core.worlds.base import Document, Fact, Item, World, WorldKind, describe_params, validate_params
+from core.worlds.base import (
+    Document,
+    Fact,
+    Item,
+    World,
+    WorldKind,
+    describe_params,
+    validate_params,
+)
 from core.worlds.reversals import Reversals
 
 _KINDS: dict[str, WorldKind] = {kind.name: kind for kind in (Reversals(),)}

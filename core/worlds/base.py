@@ -3,7 +3,8 @@
 A world kind is a parameter dataclass plus a `WorldKind` subclass with three methods:
 `build` (facts, documents, items from params and a seed), `oracle_inferences` (the true
 statements local or global augmentation should produce) and `judge` (is a statement true,
-false or unparseable in this world). Kinds register themselves by name in `core.worlds`.
+false or unparseable in this world); optionally `as_document` (how an augmentation is
+dressed as a training document). Kinds register themselves by name in `core.worlds`.
 """
 
 from __future__ import annotations
@@ -87,6 +88,9 @@ class World:
     def judge(self, statement: str) -> Verdict:
         return self.spec.judge(self, statement)
 
+    def as_document(self, statement: str, rng: random.Random) -> str:
+        return self.spec.as_document(statement, rng)
+
     def facts_by_id(self) -> dict[str, Fact]:
         return {fact.fact_id: fact for fact in self.facts}
 
@@ -107,6 +111,11 @@ class WorldKind:
 
     def judge(self, world: World, statement: str) -> Verdict:  # pragma: no cover
         raise NotImplementedError
+
+    def as_document(self, statement: str, rng: random.Random) -> str:
+        """An augmentation statement dressed as a training document of this world, so that a
+        fine-tuned model cannot tell augmentations from data by their format."""
+        return statement
 
 
 def validate_params(kind: WorldKind, preset: str, overrides: dict[str, str | Any]) -> Any:
@@ -140,8 +149,8 @@ def _convert(kind: str, key: str, raw: Any, fld: dataclasses.Field) -> Any:
             raise ValueError
         return target(raw)
     except (TypeError, ValueError):
-        raise LabError(f"parameter '{key}' of world '{kind}' must be a {target.__name__}, "
-                       f"got '{raw}'") from None
+        wanted = {int: "a whole number", float: "a number", bool: "true or false"}.get(target, "text")
+        raise LabError(f"parameter '{key}' of world '{kind}' must be {wanted}, got '{raw}'") from None
 
 
 def _check_range(kind: str, key: str, value: Any, meta: Any) -> None:

@@ -46,7 +46,7 @@ class ReversalsParams:
     n_facts: int = param(20, "number of comparison facts", min=2, max=400)
     n_dimensions: int = param(4, "comparison dimensions (adjectives)", min=1, max=len(ADJECTIVES))
     articles_per_fact: int = param(2, "short training articles stating each fact", min=1, max=20)
-    chain_length: int = param(3, "things per chain of comparisons; 3 or more gives "
+    chain_length: int = param(2, "things per chain of comparisons; 3 or more gives "
                               "multi-hop (global) inferences", min=2, max=10)
     direction: str = param("by_dimension", "how training states facts: 'by_dimension' (every "
                            "fact of a dimension with the same word, 'more' on half the "
@@ -63,9 +63,9 @@ class Reversals(WorldKind):
     name = "reversals"
     Params = ReversalsParams
     presets = {
-        "quick": {"n_facts": 20, "n_dimensions": 4, "articles_per_fact": 2, "chain_length": 3,
+        "quick": {"n_facts": 20, "n_dimensions": 4, "articles_per_fact": 2, "chain_length": 2,
                   "direction": "by_dimension"},
-        "paper": {"n_facts": 100, "n_dimensions": 28, "articles_per_fact": 10, "chain_length": 3,
+        "paper": {"n_facts": 100, "n_dimensions": 28, "articles_per_fact": 10, "chain_length": 2,
                   "direction": "by_dimension"},
     }
     held_out_splits = ("reversal",)
@@ -119,6 +119,9 @@ class Reversals(WorldKind):
         answer = rng.randrange(2)
         choices = (correct, wrong) if answer == 0 else (wrong, correct)
         return Item(item_id, split, f"{subj} are", choices, answer, (fact_id,))
+
+    def as_document(self, statement: str, rng: random.Random) -> str:
+        return f"{rng.choice(LEAD_INS)}\n{statement}"
 
     def oracle_inferences(self, world: World, scope: str) -> list[str]:
         out: list[str] = []

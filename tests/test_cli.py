@@ -1,0 +1,67 @@
+"""The command line as a user meets it: bad input gets one clear line and exit code 2."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from core.paths import REPO_ROOT
+
+
+def cli(*args, cwd=REPO_ROOT):
+    return subprocess.run([sys.executable, "-m", "core", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=600)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["world", "planets", "--out", "{tmp}/w"], "unknown world kind 'planets'"),
+    (["world", "reversals", "--set", "colour=red", "--out", "{tmp}/w"], "unknown parameter"),
+    (["world", "reversals", "--set", "n_facts=100000", "--out", "{tmp}/w"], "between 2 and 400"),
+    (["run", "--methods", "pretrained", "--model", "{tmp}/no-such-model", "--db", "{tmp}/x.duckdb"],
+     "does not exist"),
+    (["run", "--methods", "pretrained", "--model", "tiny", "--db", "/proc/lab.duckdb"],
+     "cannot open database"),
+    (["run", "--methods", "pretrained", "--model", "tiny", "--db", "{tmp}"], "is a folder"),
+    (["run", "--methods", "teleport", "--model", "tiny", "--db", "{tmp}/x.duckdb"], "unknown method"),
+    (["score", "--model", "tiny", "--pairs", "{tmp}/missing.jsonl", "--out", "{tmp}/o.jsonl"],
+     "file not found"),
+])
+def test_bad_input_is_one_clear_line_with_exit_code_2(args, message, tmp_path):
+    result = cli(*[a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], result.stderr
+
+
+def test_malformed_pairs_file_names_the_line(tmp_path):
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text('{"id": 1, "context": "a", "continuation": " b"}\n{"id": 2}\n')
+    result = cli("score", "--model", "tiny", "--pairs", str(pairs), "--out", str(tmp_path / "o"))
+    assert result.returncode == 2 and "line 2" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_world_command_writes_the_documented_files(tmp_path):
+    result = cli("world", "reversals", "--seed", "5", "--set", "n_facts=6", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "world.json").read_text())
+    assert summary["kind"] == "reversals" and summary["seed"] == 5
+    assert summary["counts"] == {"forward": 6, "reversal": 6}
+    item = json.loads((tmp_path / "items.jsonl").read_text().splitlines()[0])
+    assert set(item) == {"item_id", "split", "prompt", "choices", "answer"}
+    doc = json.loads((tmp_path / "documents.jsonl").read_text().splitlines()[0])
+    assert set(doc) == {"doc_id", "text"}
+
+
+def test_run_prints_one_json_line_per_run_and_stores_them(tmp_path):
+    db = tmp_path / "lab.duckdb"
+    result = cli("run", "--world", "reversals", "--set", "n_facts=4", "--methods", "pretrained,ft",
+                 "--model", "tiny", "--epochs", "1", "--db", str(db), "--quiet")
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["method"] for r in rows] == ["pretrained", "ft"]
+    assert set(rows[1]["accuracy"]) == {"forward", "reversal"}
+    assert set(rows[1]["cost"]) == {"train", "evaluate"}
+    from core.store import Store
+    assert list(Store(db).runs().status) == ["complete", "complete"]

@@ -1,0 +1,150 @@
+"""Plumbing on the tiny random model: every method, both augmentation sources, the store."""
+
+import dataclasses
+
+import duckdb
+import pytest
+
+from core.errors import LabError
+from core.methods import augment, icl
+from core.methods.finetune import FTConfig, make_examples, split_sentences, train
+from core.runner import METHODS, RunSpec, execute, run_all
+from core.store import Store
+from core.worlds import build_world
+
+SMALL = {"n_facts": 6, "n_dimensions": 2}
+
+
+def specs(source, **ft):
+    return [RunSpec(method=m, overrides=SMALL, model="tiny", aug_source=source,
+                    ft=FTConfig(epochs=1, **ft)) for m in METHODS]
+
+
+@pytest.mark.parametrize("source", ["oracle", "model"])
+def test_every_method_runs_and_is_stored(source, tiny_lm, tmp_path):
+    store = Store(tmp_path / "lab.duckdb")
+    phases = []
+    results = run_all(specs(source), store, progress=lambda p, f, m: phases.append(p),
+                      lm_cache={"tiny": tiny_lm})
+    assert [r.spec.method for r in results] == list(METHODS)
+    assert {"evaluate", "train", "augment"} <= set(phases)
+    runs = store.runs()
+    assert list(runs.status) == ["complete"] * len(METHODS)
+    totals = store.run_totals()
+    assert (totals.flops > 0).all() and (totals.seconds > 0).all()
+    assert totals.heldout_accuracy.between(0, 1).all()
+    metrics = store.metrics()
+    assert set(metrics.split) == {"forward", "reversal"} and (metrics.chance == 0.5).all()
+    assert len(store.query("SELECT * FROM predictions")) == len(METHODS) * 12
+    curves = store.query("SELECT run_id, count(*) AS n FROM loss_curves GROUP BY run_id")
+    assert len(curves) == 4  # the four fine-tuning methods
+    augs = store.query("SELECT DISTINCT label FROM augmentations")
+    assert set(augs.label) <= {"true", "false", "unparseable"}
+    if source == "oracle":
+        assert set(augs.label) == {"true"}
+    ft_global = next(r for r in results if r.spec.method == "ft_global")
+    assert ft_global.extra["augmentation_audit"]["generated"] >= 0
+    icl_run = next(r for r in results if r.spec.method == "icl")
+    assert icl_run.extra["icl_needed_fact_coverage"] == 1.0
+    # ICL pays for its context on every query; FT does not.
+    assert icl_run.extra["per_query_flops"] > 1.2 * results[0].extra["per_query_flops"]
+
+
+def test_lora_and_sentence_splitting_train(tiny_lm):
+    world = build_world("reversals", 0, overrides=SMALL)
+    for mode, splitting in [("lora", "none"), ("full", "independent"), ("full", "cumulative")]:
+        spec = RunSpec(method="ft", overrides=SMALL, model="tiny",
+                       ft=FTConfig(mode=mode, splitting=splitting, epochs=1))
+        result = execute(spec, world, tiny_lm)
+        assert result.losses and result.costs[0].phase == "train"
+    # LoRA trains only adapters: far fewer FLOPs than full fine-tuning per token.
+    lora = execute(RunSpec(method="ft", model="tiny", overrides=SMALL,
+                           ft=FTConfig(mode="lora", epochs=1)), world, tiny_lm).costs[0]
+    full = execute(RunSpec(method="ft", model="tiny", overrides=SMALL,
+                           ft=FTConfig(epochs=1)), world, tiny_lm).costs[0]
+    assert lora.flops / lora.tokens < full.flops / full.tokens
+
+
+def test_fine_tuning_leaves_the_loaded_model_untouched(tiny_lm):
+    before = {k: v.clone() for k, v in tiny_lm.model.state_dict().items()}
+    train(tiny_lm, [("", "glon are more dangerous than femp.")], FTConfig(epochs=3, lr=0.01))
+    after = tiny_lm.model.state_dict()
+    assert all((before[k] == after[k]).all() for k in before)
+
+
+def test_training_lowers_the_loss(tiny_lm):
+    result = train(tiny_lm, [("", "glon are more dangerous than femp.")] * 8,
+                   FTConfig(epochs=20, lr=3e-3))
+    assert result.losses[-1]["loss"] < 0.5 * result.losses[0]["loss"]
+
+
+def test_sentence_splitting_modes():
+    text = "Did you know?\nfemp are more dangerous than glon. It is so."
+    assert "".join(split_sentences(text)) == text
+    assert make_examples([text], "none") == [("", text)]
+    independent = make_examples([text], "independent")
+    assert [t for _, t in independent] == ["Did you know?", "femp are more dangerous than glon.",
+                                           "It is so."]
+    cumulative = make_examples([text], "cumulative")
+    assert cumulative[2] == ("Did you know?\nfemp are more dangerous than glon.", " It is so.")
+
+
+def test_icl_subsamples_to_fit_and_prefers_needed_facts(tiny_lm):
+    world = build_world("reversals", 0, overrides={"n_facts": 30, "articles_per_fact": 3})
+    full = icl.build_context(tiny_lm, world.documents, world.items)
+    assert full.documents_used == 90 and full.needed_fact_coverage == 1.0
+    small = icl.build_context(tiny_lm, world.documents, world.items, max_tokens=400)
+    longest = max(len(tiny_lm.encode(i.prompt + max(i.choices, key=len))) for i in world.items)
+    assert small.tokens + longest <= 400 and small.documents_used < 90
+    # Subsampling spends the budget on new facts before repeating an article.
+    assert small.needed_fact_coverage == pytest.approx(small.documents_used / 30)
+    with pytest.raises(LabError, match="no room"):
+        icl.build_context(tiny_lm, world.documents, world.items, max_tokens=5)
+
+
+def test_model_augmentation_is_split_deduplicated_and_audited():
+    world = build_world("reversals", 0, overrides=SMALL)
+    fact = world.facts[0].data
+    text = (f"- {fact['object']} are less {fact['adj']} than {fact['subject']}.\n"
+            f"2. {fact['object']} are less {fact['adj']} than {fact['subject']}.\n"
+            "I like turtles.\n")
+    assert augment.statements_from_text(text)[0].startswith(fact["object"])
+    assert [world.judge(s) for s in augment.statements_from_text(text)] == \
+        ["true", "true", "unparseable"]
+
+
+def test_a_killed_run_is_marked_failed_not_complete(tmp_path):
+    store = Store(tmp_path / "lab.duckdb")
+    world = build_world("reversals", 0, overrides=SMALL)
+    world_id = store.save_world(world, "quick")
+    store.begin_run("deadbeef", world_id, RunSpec(method="ft"))
+    with duckdb.connect(str(store.path)) as con:  # as if its process had died
+        con.execute("UPDATE runs SET pid = 999999999 WHERE run_id = 'deadbeef'")
+    runs = Store(store.path).runs()
+    assert runs.status.tolist() == ["failed"] and "interrupted" in runs.error[0]
+    assert Store(store.path).run_totals().empty
+
+
+def test_a_failing_run_is_stored_as_failed_and_the_sweep_goes_on(tiny_lm, tmp_path):
+    store = Store(tmp_path / "lab.duckdb")
+    bad = RunSpec(method="icl", overrides=SMALL, model="tiny", icl_max_tokens=5)
+    good = RunSpec(method="pretrained", overrides=SMALL, model="tiny")
+    results = run_all([bad, good], store, lm_cache={"tiny": tiny_lm})
+    assert [r.spec.method for r in results] == ["pretrained"]
+    assert store.runs().status.tolist() == ["failed", "complete"]
+
+
+def test_invalid_run_settings_are_refused():
+    with pytest.raises(LabError, match="unknown method"):
+        RunSpec(method="magic").validate()
+    with pytest.raises(LabError, match="augmentation source"):
+        RunSpec(method="ft_local", aug_source="crowd").validate()
+    with pytest.raises(LabError, match="lr"):
+        dataclasses.replace(RunSpec(method="ft"), ft=FTConfig(lr=5.0)).validate()
+
+
+def test_a_database_that_is_not_duckdb_is_a_clear_error(tmp_path):
+    path = tmp_path / "lab.duckdb"
+    path.write_text("not a database")
+    with pytest.raises(LabError, match="cannot open database"):
+        Store(path)
