@@ -1,10 +1,13 @@
-"""World kinds, registered by name. Adding a kind: one module with a `WorldKind` subclass,
-plus one line in `_KINDS` below."""
+"""World kinds, registered by name. Adding a kind is one new module in this folder with a
+`WorldKind` subclass (see base.py): modules here are discovered on first use."""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import importlib
 import json
+import pkgutil
 import random
 from pathlib import Path
 from typing import Any
@@ -19,22 +22,33 @@ from core.worlds.base import (
     describe_params,
     validate_params,
 )
-from core.worlds.reversals import Reversals
 
-_KINDS: dict[str, WorldKind] = {kind.name: kind for kind in (Reversals(),)}
+_NOT_KINDS = {"base", "words"}
 
 __all__ = ["Document", "Fact", "Item", "World", "WorldKind", "build_world", "describe_params",
            "get_kind", "kind_names", "write_world"]
 
 
+@functools.cache
+def _kinds() -> dict[str, WorldKind]:
+    kinds = {}
+    for module in pkgutil.iter_modules(__path__):
+        if module.name in _NOT_KINDS:
+            continue
+        for obj in vars(importlib.import_module(f"{__name__}.{module.name}")).values():
+            if isinstance(obj, type) and issubclass(obj, WorldKind) and "name" in vars(obj):
+                kinds[obj.name] = obj()
+    return kinds
+
+
 def kind_names() -> list[str]:
-    return sorted(_KINDS)
+    return sorted(_kinds())
 
 
 def get_kind(name: str) -> WorldKind:
-    if name not in _KINDS:
+    if name not in _kinds():
         raise LabError(f"unknown world kind '{name}'; choose one of: {', '.join(kind_names())}")
-    return _KINDS[name]
+    return _kinds()[name]
 
 
 def build_world(kind: str, seed: int, preset: str = "quick",

@@ -66,7 +66,9 @@ class World:
     items: list[Item]
     held_out_splits: tuple[str, ...]
     spec: WorldKind = field(repr=False, compare=False)
-    structure: dict[str, Any] = field(default_factory=dict)  # kind-specific, for pictures
+    # For pictures and kind-specific logic. Every kind gives at least "graph": {"nodes":
+    # [{"id", "group"}], "edges": [{"source", "target", "label"}]}, drawn by the worlds page.
+    structure: dict[str, Any] = field(default_factory=dict)
 
     @property
     def world_id(self) -> str:

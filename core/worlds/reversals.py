@@ -55,6 +55,14 @@ class ReversalsParams:
                            choices=("by_dimension", "more", "balanced"))
 
 
+def _graph(chains: list[tuple[str, list[str]]]) -> dict:
+    """Comparison graph: an edge from each thing to the one just below it on its adjective."""
+    nodes = [{"id": thing, "group": adj} for adj, things in chains for thing in things]
+    edges = [{"source": higher, "target": lower, "label": f"more {adj} than"}
+             for adj, things in chains for higher, lower in zip(things, things[1:])]
+    return {"nodes": nodes, "edges": edges}
+
+
 def sentence(a: str, cmp: str, adj: str, b: str, template: int = 0) -> str:
     return TEMPLATES[template].format(a=a, cmp=cmp, adj=adj, b=b)
 
@@ -92,7 +100,8 @@ class Reversals(WorldKind):
                 items.append(self._item(f"reversal-{fact_id}", "reversal", obj, OTHER[cmp], adj,
                                         subj, fact_id, rng))
         rng.shuffle(documents)
-        structure = {"chains": [{"adjective": adj, "things": things} for adj, things in chains]}
+        structure = {"chains": [{"adjective": adj, "things": things} for adj, things in chains],
+                     "graph": _graph(chains)}
         return World(self.name, {}, 0, facts, documents, items, self.held_out_splits, self,
                      structure)
 
