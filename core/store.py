@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS worlds (world_id VARCHAR PRIMARY KEY, kind VARCHAR, p
   seed INTEGER, params JSON, counts JSON, n_documents INTEGER, n_facts INTEGER,
   created_at TIMESTAMP);
 CREATE TABLE IF NOT EXISTS items (world_id VARCHAR, item_id VARCHAR, split VARCHAR,
-  prompt VARCHAR, choices JSON, answer INTEGER, fact_ids JSON, PRIMARY KEY (world_id, item_id));
+  prompt VARCHAR, choices JSON, answer INTEGER, fact_ids JSON, held_out BOOLEAN,
+  PRIMARY KEY (world_id, item_id));
 CREATE TABLE IF NOT EXISTS runs (run_id VARCHAR PRIMARY KEY, world_id VARCHAR, method VARCHAR,
   model VARCHAR, aug_source VARCHAR, seed INTEGER, settings JSON, status VARCHAR,
   error VARCHAR, pid INTEGER, created_at TIMESTAMP, finished_at TIMESTAMP, extra JSON);
@@ -108,9 +109,10 @@ class Store:
             con.execute("INSERT INTO worlds VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [world.world_id, world.kind, preset, world.seed, json.dumps(world.params),
                          json.dumps(world.counts()), len(world.documents), len(world.facts), _now()])
-            con.executemany("INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?)",
+            con.executemany("INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                             [[world.world_id, i.item_id, i.split, i.prompt, json.dumps(list(i.choices)),
-                              i.answer, json.dumps(list(i.fact_ids))] for i in world.items])
+                              i.answer, json.dumps(list(i.fact_ids)), i.split in world.held_out_splits]
+                             for i in world.items])
             con.execute("COMMIT")
         return world.world_id
 
@@ -172,15 +174,17 @@ class Store:
             WHERE r.status = 'complete' ORDER BY r.created_at, m.split""")
 
     def run_totals(self) -> pd.DataFrame:
-        """One row per complete run: held-out accuracy (items of held-out splits) and total
-        compute over all phases."""
+        """One row per complete run: held-out accuracy (over items of the world's held-out
+        splits) and total compute over all phases."""
         return self.query("""
             WITH cost AS (SELECT run_id, sum(flops) AS flops, sum(seconds) AS seconds,
                                  sum(tokens) AS tokens, max(peak_mb) AS peak_mb
                           FROM costs GROUP BY run_id),
                  held AS (SELECT p.run_id, avg(p.correct::INTEGER) AS heldout_accuracy,
                                  count(*) AS heldout_items
-                          FROM predictions p WHERE p.split <> 'forward' GROUP BY p.run_id)
+                          FROM predictions p JOIN runs r USING (run_id)
+                          JOIN items i ON i.world_id = r.world_id AND i.item_id = p.item_id
+                          WHERE i.held_out GROUP BY p.run_id)
             SELECT r.run_id, r.method, r.model, r.aug_source, r.seed, w.kind, w.preset,
                    r.world_id, held.heldout_accuracy, held.heldout_items, cost.flops,
                    cost.seconds, cost.tokens, cost.peak_mb

@@ -13,7 +13,7 @@ from core.store import Store
 
 TIMEOUT = 60
 HOME = str(REPO_ROOT / "app.py")
-RESULTS = str(REPO_ROOT / "pages" / "1_Results.py")
+RESULTS = str(REPO_ROOT / "pages" / "3_Results.py")
 METHODS = [("pretrained", None, 0.40, 0.0), ("icl", None, 0.15, 0.0), ("ft", None, 0.0, 2e12),
            ("ft_local", "oracle", 1.0, 3e12), ("ft_global", "oracle", 0.9, 3e12),
            ("ft_local_global", "oracle", 1.0, 4e12)]
@@ -27,6 +27,9 @@ def fill(path):
     con = duckdb.connect(str(path))
     con.execute("INSERT INTO worlds VALUES (?, 'reversals', 'quick', 0, '{}', ?, 20, 20, ?)",
                 [world, json.dumps({"forward": 20, "reversal": 20}), start])
+    con.executemany("INSERT INTO items VALUES (?, ?, ?, 'x are', '[\" a\", \" b\"]', 0, '[]', ?)",
+                    [[world, f"{split}{k}", split, split == "reversal"]
+                     for split in ("forward", "reversal") for k in range(20)])
     for i, (method, source, reversal, train_flops) in enumerate(METHODS):
         run = f"run{i}"
         created = start + timedelta(minutes=i)
@@ -115,3 +118,30 @@ def test_results_draw_the_charts_and_the_runs_table(data_dir, x):
     table = at.dataframe[0].value
     assert len(table) == 7 and "out of memory" in set(table["error"])
     assert "ft_local (oracle)" in set(table["label"])
+
+
+WORLDS = str(REPO_ROOT / "pages" / "1_Worlds.py")
+
+
+def test_worlds_page_shows_counts_items_and_structure_and_stores_the_world(tmp_path):
+    at = AppTest.from_file(WORLDS, default_timeout=TIMEOUT)
+    at.query_params["kind"] = "reversals"
+    at.query_params["seed"] = "2"
+    at.run()
+    assert not at.exception
+    assert [m.value for m in at.metric] == ["20", "40", "40"]
+    assert len(at.get("plotly_chart")) == 1
+    db = tmp_path / "worlds.duckdb"
+    at.text_input[0].set_value(str(db)).run()
+    next(b for b in at.button if b.label == "Store this world").click().run()
+    assert not at.exception and at.success
+    assert Store(db).query("SELECT kind, seed FROM worlds").values.tolist() == [["reversals", 2]]
+
+
+def test_worlds_page_changes_parameters_and_keeps_them_in_the_link():
+    at = AppTest.from_file(WORLDS, default_timeout=TIMEOUT)
+    at.run()
+    at.number_input(key="reversals-quick-n_facts").set_value(6).run()
+    assert not at.exception
+    assert [m.value for m in at.metric][:2] == ["6", "12"]
+    assert at.query_params["kind"] == ["reversals"] or at.query_params["kind"] == "reversals"

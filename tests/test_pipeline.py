@@ -74,7 +74,7 @@ def test_fine_tuning_leaves_the_loaded_model_untouched(tiny_lm):
 
 def test_training_lowers_the_loss(tiny_lm):
     result = train(tiny_lm, [("", "glon are more dangerous than femp.")] * 8,
-                   FTConfig(epochs=20, lr=3e-3))
+                   FTConfig(epochs=60, lr=1e-2))
     assert result.losses[-1]["loss"] < 0.5 * result.losses[0]["loss"]
 
 

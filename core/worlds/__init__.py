@@ -1,5 +1,6 @@
 """World kinds, registered by name. Adding a kind is one new module in this folder with a
-`WorldKind` subclass (see base.py): modules here are discovered on first use."""
+`WorldKind` subclass (see base.py) whose `name` is the module's name: modules here are
+discovered, and imported when their kind is first asked for."""
 
 from __future__ import annotations
 
@@ -29,26 +30,18 @@ __all__ = ["Document", "Fact", "Item", "World", "WorldKind", "build_world", "des
            "get_kind", "kind_names", "write_world"]
 
 
-@functools.cache
-def _kinds() -> dict[str, WorldKind]:
-    kinds = {}
-    for module in pkgutil.iter_modules(__path__):
-        if module.name in _NOT_KINDS:
-            continue
-        for obj in vars(importlib.import_module(f"{__name__}.{module.name}")).values():
-            if isinstance(obj, type) and issubclass(obj, WorldKind) and "name" in vars(obj):
-                kinds[obj.name] = obj()
-    return kinds
-
-
 def kind_names() -> list[str]:
-    return sorted(_kinds())
+    """Every module here but base and words is a kind, named like its module."""
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name not in _NOT_KINDS)
 
 
+@functools.cache
 def get_kind(name: str) -> WorldKind:
-    if name not in _kinds():
+    if name not in kind_names():
         raise LabError(f"unknown world kind '{name}'; choose one of: {', '.join(kind_names())}")
-    return _kinds()[name]
+    module = importlib.import_module(f"{__name__}.{name}")
+    return next(obj for obj in vars(module).values() if isinstance(obj, type)
+                and issubclass(obj, WorldKind) and vars(obj).get("name") == name)()
 
 
 def build_world(kind: str, seed: int, preset: str = "quick",

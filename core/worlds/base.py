@@ -72,8 +72,11 @@ class World:
 
     @property
     def world_id(self) -> str:
+        """Kind, seed and parameters; plus the content hash for worlds read from a file, so an
+        edited file is a new world."""
         params = json.dumps(self.params, sort_keys=True, separators=(",", ":"))
-        return f"{self.kind}:{self.seed}:{params}"
+        content = f":{self.structure['sha256'][:12]}" if "sha256" in self.structure else ""
+        return f"{self.kind}:{self.seed}:{params}{content}"
 
     def splits(self) -> list[str]:
         return sorted({item.split for item in self.items})

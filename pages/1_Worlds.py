@@ -1,0 +1,133 @@
+"""Worlds: choose a kind, preset, parameters and seed; see counts per split, sample documents,
+items with the correct choice marked, and a picture of the structure. Store it, or launch a
+run on it in the background."""
+
+import pandas as pd
+import streamlit as st
+
+from core import jobs
+from core.errors import LabError
+from core.paths import default_db_path
+from core.runner import METHODS
+from core.store import Store
+from core.worlds import build_world, describe_params, get_kind, kind_names
+from ui.graph import graph_figure
+
+st.set_page_config(page_title="Worlds · ICL vs fine-tuning lab", layout="wide")
+st.title("Worlds")
+st.caption("A world is a synthetic body of knowledge built from nonsense words, so nothing in it "
+           "can come from pretraining. The same kind, parameters and seed always give the same world.")
+
+
+@st.cache_data(show_spinner="Building the world…")
+def make_world(kind: str, seed: int, preset: str, overrides: tuple):
+    """The world's parts as plain data (cached per settings)."""
+    world = build_world(kind, seed, preset, dict(overrides))
+    return {"counts": world.counts(), "documents": [d.text for d in world.documents],
+            "items": [vars(i) | {"choices": list(i.choices)} for i in world.items],
+            "graph": world.structure.get("graph", {}), "held_out": world.held_out_splits,
+            "facts": len(world.facts), "world_id": world.world_id}
+
+
+kinds = kind_names()
+params = st.query_params
+left, middle, right = st.columns(3)
+kind = left.selectbox("kind", kinds, index=kinds.index(params.get("kind", "reversals"))
+                      if params.get("kind", "reversals") in kinds else 0)
+spec = get_kind(kind)
+presets = list(spec.presets)
+preset = middle.selectbox("preset", presets, index=presets.index(params.get("preset", "quick"))
+                          if params.get("preset", "quick") in presets else 0)
+seed = int(right.number_input("seed", min_value=0, max_value=10**6,
+                              value=int(params.get("seed", 0)), step=1))
+st.query_params.update({"kind": kind, "preset": preset, "seed": str(seed)})
+
+with st.expander("Parameters", expanded=False):
+    overrides = {}
+    columns = st.columns(3)
+    for index, p in enumerate(describe_params(spec)):
+        column = columns[index % 3]
+        default = spec.presets[preset].get(p["name"], p["default"])
+        key = f"{kind}-{preset}-{p['name']}"
+        if p.get("choices"):
+            value = column.selectbox(p["name"], list(p["choices"]), key=key, help=p["help"],
+                                     index=list(p["choices"]).index(default))
+        elif isinstance(default, bool):
+            value = column.checkbox(p["name"], value=default, key=key, help=p["help"])
+        elif isinstance(default, int):
+            value = column.number_input(p["name"], value=default, step=1, key=key, help=p["help"],
+                                        min_value=p.get("min"), max_value=p.get("max"))
+        elif isinstance(default, float):
+            value = column.number_input(p["name"], value=default, key=key, help=p["help"],
+                                        min_value=p.get("min"), max_value=p.get("max"))
+        else:
+            value = column.text_input(p["name"], value=str(default), key=key, help=p["help"])
+        if value != default:
+            overrides[p["name"]] = value
+
+try:
+    world = make_world(kind, seed, preset, tuple(sorted(overrides.items())))
+except LabError as error:
+    st.error(str(error))
+    st.stop()
+
+counts = pd.DataFrame([{"split": s, "items": n, "held out": s in world["held_out"]}
+                       for s, n in world["counts"].items()])
+a, b, c = st.columns(3)
+a.metric("facts", world["facts"])
+b.metric("training documents", len(world["documents"]))
+c.metric("test items", int(counts["items"].sum()))
+st.dataframe(counts, hide_index=True)
+
+docs_tab, items_tab, picture_tab = st.tabs(["Sample documents", "Items per split", "Structure"])
+with docs_tab:
+    for text in world["documents"][:8]:
+        st.code(text, language=None)
+with items_tab:
+    split = st.selectbox("split", list(world["counts"]))
+    rows = [{"prompt": item["prompt"],
+             **{f"choice {k + 1}": ("✅ " if k == item["answer"] else "") + choice
+                for k, choice in enumerate(item["choices"])}}
+            for item in world["items"] if item["split"] == split]
+    st.dataframe(pd.DataFrame(rows[:50]), hide_index=True)
+    st.caption("✅ marks the correct choice. Choices are never shown to the model: each is scored "
+               "by its log-probability after the prompt.")
+with picture_tab:
+    if world["graph"].get("nodes"):
+        st.plotly_chart(graph_figure(world["graph"], f"Structure of the {kind} world"))
+    else:
+        st.info("This kind has no structure to draw.")
+
+st.divider()
+db = st.text_input("Database file", value=params.get("db") or str(default_db_path()))
+store_col, run_col = st.columns(2)
+if store_col.button("Store this world", type="secondary"):
+    try:
+        world_obj = build_world(kind, seed, preset, overrides)
+        store_col.success(f"Stored as {Store(db).save_world(world_obj, preset)}")
+    except LabError as error:
+        store_col.error(str(error))
+
+with run_col.form("launch"):
+    methods = st.multiselect("methods", METHODS, default=["pretrained", "ft", "ft_local"])
+    model = st.text_input("model", value="default", help="default, tiny, or a model folder")
+    source = st.selectbox("augmentation source", ["oracle", "model"])
+    if st.form_submit_button("Launch a run on this world", type="primary"):
+        args = ["--world", kind, "--seed", str(seed), "--preset", preset, "--model", model,
+                "--aug-source", source, "--methods", ",".join(methods)]
+        for key, value in overrides.items():
+            args += ["--set", f"{key}={value}"]
+        if not methods:
+            st.error("Choose at least one method.")
+        else:
+            st.session_state.setdefault("jobs", []).append(jobs.launch(args, db)["job_id"])
+
+for job_id in st.session_state.get("jobs", []):
+    job = jobs.status(job_id)
+    state = "running" if job["running"] else "finished"
+    with st.expander(f"Job {job_id}: {state}", expanded=job["running"]):
+        st.code("\n".join(job["log_tail"]) or "starting…", language=None)
+        if job["running"]:
+            st.button("Refresh", key=f"refresh-{job_id}")
+        else:
+            st.page_link("pages/3_Results.py", label="Open the results")

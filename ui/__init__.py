@@ -1,0 +1,1 @@
+"""Drawing helpers shared by the Streamlit pages (presentation only, no science)."""

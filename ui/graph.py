@@ -1,0 +1,62 @@
+"""A world's structure graph as a Plotly figure, laid out in layers (roots on top)."""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+
+import plotly.graph_objects as go
+
+
+def layered_positions(nodes: list[dict], edges: list[dict]) -> dict[str, tuple[float, float]]:
+    """Each node's depth is its longest distance from a root (a node no edge points to);
+    nodes of one depth are spread evenly along the row."""
+    ids = [n["id"] for n in nodes]
+    children, indegree = defaultdict(list), dict.fromkeys(ids, 0)
+    for e in edges:
+        if e["source"] in indegree and e["target"] in indegree:
+            children[e["source"]].append(e["target"])
+            indegree[e["target"]] += 1
+    depth = dict.fromkeys(ids, 0)
+    queue, remaining = deque(i for i in ids if indegree[i] == 0), dict(indegree)
+    while queue:
+        node = queue.popleft()
+        for child in children[node]:
+            depth[child] = max(depth[child], depth[node] + 1)
+            remaining[child] -= 1
+            if remaining[child] == 0:
+                queue.append(child)
+    rows = defaultdict(list)
+    for node in ids:
+        rows[depth[node]].append(node)
+    positions = {}
+    for level, members in rows.items():
+        for index, node in enumerate(members):
+            positions[node] = ((index + 0.5) / len(members), -level)
+    return positions
+
+
+def graph_figure(graph: dict, title: str, max_nodes: int = 400) -> go.Figure:
+    nodes = graph.get("nodes", [])[:max_nodes]
+    kept = {n["id"] for n in nodes}
+    edges = [e for e in graph.get("edges", []) if e["source"] in kept and e["target"] in kept]
+    pos = layered_positions(nodes, edges)
+    xs, ys = [], []
+    for e in edges:
+        (x0, y0), (x1, y1) = pos[e["source"]], pos[e["target"]]
+        xs += [x0, x1, None]
+        ys += [y0, y1, None]
+    fig = go.Figure(go.Scatter(x=xs, y=ys, mode="lines", line={"width": 1, "color": "#bbb"},
+                               hoverinfo="skip", showlegend=False))
+    groups = defaultdict(list)
+    for n in nodes:
+        groups[str(n.get("group", ""))].append(n["id"])
+    for group, members in groups.items():
+        fig.add_trace(go.Scatter(
+            x=[pos[m][0] for m in members], y=[pos[m][1] for m in members], mode="markers+text",
+            text=members, textposition="top center", name=group or "node",
+            marker={"size": 9}, hovertext=[f"{m} ({group})" for m in members], hoverinfo="text"))
+    shown = f" (first {max_nodes} of {len(graph.get('nodes', []))} nodes)" \
+        if len(graph.get("nodes", [])) > max_nodes else ""
+    fig.update_layout(title=title + shown, xaxis={"visible": False}, yaxis={"visible": False},
+                      legend_title_text="group", height=520, margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    return fig
