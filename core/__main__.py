@@ -1,4 +1,4 @@
-"""Command line: python -m core {world,run,score,kinds} ...
+"""Command line: python -m core {world,run,score,demo,bench,kinds} ...
 
 Mistakes a user can fix (unknown world kind, parameter out of range, missing model, unwritable
 database) print one line starting with 'error:' and exit with code 2.
@@ -89,6 +89,17 @@ def cmd_score(args: argparse.Namespace) -> None:
     print(json.dumps({"pairs": len(rows), "out": args.out}))
 
 
+def cmd_demo(args: argparse.Namespace) -> None:
+    from core.demo import run_demo
+    summary = run_demo(args.model, args.db, args.aug_source)
+    print(json.dumps({k: v for k, v in summary.items()}))
+
+
+def cmd_bench(args: argparse.Namespace) -> None:
+    from core.bench import main as bench_main
+    bench_main(args.model, args.size, args.demo)
+
+
 def cmd_kinds(args: argparse.Namespace) -> None:
     from core.worlds import describe_params, get_kind, kind_names
     for name in kind_names():
@@ -133,6 +144,19 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--pairs", required=True)
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_score)
+
+    d = sub.add_parser("demo", help="all six methods on the quick reversals world, timed")
+    d.add_argument("--model", default="default")
+    d.add_argument("--aug-source", default="oracle")
+    d.add_argument("--db", help="DuckDB file (default data/lab.duckdb)")
+    d.set_defaults(func=cmd_demo)
+
+    b = sub.add_parser("bench", help="fast paths against naive baselines; last line is JSON")
+    b.add_argument("--model", default="default")
+    b.add_argument("--size", choices=["full", "tiny"], default="full",
+                   help="tiny: a few items and steps, to check the benchmark works")
+    b.add_argument("--demo", action="store_true", help="also time the quick demo")
+    b.set_defaults(func=cmd_bench)
 
     k = sub.add_parser("kinds", help="list world kinds, presets and parameters")
     k.set_defaults(func=cmd_kinds)

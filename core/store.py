@@ -47,6 +47,8 @@ CREATE TABLE IF NOT EXISTS augmentations (run_id VARCHAR, statement VARCHAR, sco
   source VARCHAR, label VARCHAR, in_training BOOLEAN);
 CREATE TABLE IF NOT EXISTS loss_curves (run_id VARCHAR, step INTEGER, loss DOUBLE,
   tokens BIGINT);
+-- Files made before a column existed get it here.
+ALTER TABLE items ADD COLUMN IF NOT EXISTS held_out BOOLEAN;
 """
 LOCK_WAIT_SECONDS = 30.0
 
@@ -191,6 +193,28 @@ class Store:
             FROM runs r JOIN cost USING (run_id) LEFT JOIN held USING (run_id)
             LEFT JOIN worlds w USING (world_id)
             WHERE r.status = 'complete' ORDER BY r.created_at""")
+
+    def loss_curves(self, run_ids: list[str]) -> pd.DataFrame:
+        return self.query("SELECT l.*, r.method, r.aug_source FROM loss_curves l JOIN runs r "
+                          "USING (run_id) WHERE list_contains(?, run_id) ORDER BY run_id, step",
+                          [run_ids])
+
+    def predictions(self, run_id: str) -> pd.DataFrame:
+        """Every item of a run: prompt, choices, log-probabilities, choice made, right or wrong,
+        and the facts the item needs."""
+        return self.query("""
+            SELECT p.item_id, p.split, i.prompt, i.choices, p.logprobs, p.choice, p.answer,
+                   p.correct, i.fact_ids, i.held_out
+            FROM predictions p JOIN runs r USING (run_id)
+            LEFT JOIN items i ON i.world_id = r.world_id AND i.item_id = p.item_id
+            WHERE p.run_id = ? ORDER BY p.split, p.item_id""", [run_id])
+
+    def augmentations(self, run_ids: list[str]) -> pd.DataFrame:
+        return self.query("SELECT a.*, r.method, r.model FROM augmentations a JOIN runs r "
+                          "USING (run_id) WHERE list_contains(?, run_id)", [run_ids])
+
+    def run_costs(self, run_ids: list[str]) -> pd.DataFrame:
+        return self.query("SELECT * FROM costs WHERE list_contains(?, run_id)", [run_ids])
 
     def costs(self) -> pd.DataFrame:
         return self.query("SELECT c.*, r.method FROM costs c JOIN runs r USING (run_id) "

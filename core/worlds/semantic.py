@@ -496,10 +496,15 @@ def _choose_categories(n: int, rng: random.Random) -> list[str]:
     children: dict[str | None, list[str]] = {}
     for gloss, parent in SKELETON_ROWS:
         children.setdefault(parent, []).append(gloss)
+    depth = {None: -1}
+    for gloss, parent in SKELETON_ROWS:
+        depth[gloss] = depth[parent] + 1
     chosen = list(children[None])
     frontier = [c for root in chosen for c in children.get(root, [])]
     while len(chosen) < n and frontier:
-        pick = frontier.pop(rng.randrange(len(frontier)))
+        # Deeper candidates weigh more: syllogisms need chains of ancestors.
+        pick = rng.choices(frontier, weights=[depth[c] ** 2 for c in frontier])[0]
+        frontier.remove(pick)
         chosen.append(pick)
         frontier += children.get(pick, [])
     order = {gloss: i for i, (gloss, _) in enumerate(SKELETON_ROWS)}
@@ -707,17 +712,19 @@ def _pick(q: Question, ranked: list[str], freq: dict[str, int], ranks: Counter,
           rng: random.Random) -> list[str]:
     """Three distractors, the hardest that keep word frequency uninformative: how many of them
     are more frequent in training than the answer cycles over 0-3 within a split and form (as
-    far as the candidates allow), so "pick the most frequent word" sits at chance. Ancestors
-    high in the hierarchy are named in many documents; without this, they would give
-    themselves away."""
-    above = [w for w in ranked if freq[w] > freq[q.answer]]
-    below = [w for w in ranked if freq[w] <= freq[q.answer]]
-    feasible = list(range(max(0, 3 - len(below)), min(3, len(above)) + 1))
-    if not feasible:
+    far as the candidates allow; words as frequent as the answer count on either side), so
+    "pick the most (or least) frequent word" sits at chance. Ancestors high in the hierarchy
+    are named in many documents: without this, they would give themselves away."""
+    if len(ranked) < 3:
         return []
+    f = freq[q.answer]
+    above = [w for w in ranked if freq[w] > f] + [w for w in ranked if freq[w] == f]
+    below = [w for w in ranked if freq[w] < f] + [w for w in ranked if freq[w] == f]
+    feasible = [r for r in range(4) if r <= len(above) and len({*above[:r], *below}) >= 3]
     n_above = min(feasible, key=lambda r: (ranks[q.form, r], rng.random()))
     ranks[q.form, n_above] += 1
-    return above[:n_above] + below[:3 - n_above]
+    chosen = above[:n_above]
+    return chosen + [w for w in below if w not in chosen][:3 - n_above]
 
 
 def _choice(slot: str, word: str) -> str:
@@ -808,7 +815,7 @@ def _distractors(h: Hierarchy, q: Question, rng: random.Random) -> list[str]:
     same_verb = {r[2] if q.form == "rel_obj" else r[0] for r in h.relations if r[1] == q.verb}
     depth = h.categories[q.answer]["depth"]
     candidates = [c for c in usable if c not in banned and role(c)]
-    if q.form.startswith("rel"):  # fewer relations than categories: fall back to any category
+    if len(candidates) < 3:  # few relations (a small world): fall back to any category
         candidates += [c for c in usable if c not in banned and not role(c)]
     return _hardest(candidates, lambda c: (not role(c), c not in same_verb,
                                            abs(h.categories[c]["depth"] - depth)), rng)

@@ -1,0 +1,222 @@
+"""`python -m core bench`: each fast path beside a naive baseline in the same process, checked
+to compute the same thing, with the ratio printed. The last line is one JSON object.
+
+The naive paths live here and only here: they are what a plain loop would do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import platform
+import resource
+import subprocess
+import sys
+import time
+from datetime import date
+
+import torch
+
+from core import models
+from core.methods import icl
+from core.methods.finetune import FTConfig, make_examples, train
+from core.models import LM
+from core.worlds import build_world
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def matmul_flops_per_second(dtype: torch.dtype, device: torch.device, size: int = 1024) -> float:
+    """What this machine's matrix units do for `dtype`: the denominator of utilization."""
+    a = torch.randn(size, size, device=device).to(dtype)
+    b = torch.randn(size, size, device=device).to(dtype)
+    for _ in range(3):
+        a @ b
+    runs, start = 0, time.perf_counter()
+    while time.perf_counter() - start < 1.0:
+        a @ b
+        runs += 1
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return 2 * size**3 * runs / (time.perf_counter() - start)
+
+
+# ---------------------------------------------------------------- ICL scoring
+
+
+@torch.inference_mode()
+def naive_loglikelihood(lm: LM, shared: str, context: str, continuation: str) -> float:
+    """One full forward of shared context + context + continuation (encoded piece by piece, as
+    the fast path does), logits over the whole vocabulary everywhere."""
+    ctx = lm.start_ids + lm.encode(shared) + lm.encode(context)
+    cont = lm.encode(continuation)
+    ids = torch.tensor([ctx + cont], device=lm.device)
+    logprobs = torch.log_softmax(lm.model(input_ids=ids).logits[0].float(), -1)
+    return float(sum(logprobs[len(ctx) - 1 + k, t] for k, t in enumerate(cont)))
+
+
+def bench_icl(lm: LM, world, max_items: int | None) -> dict:
+    items = world.items[:max_items] if max_items else world.items
+    context = icl.build_context(lm, world.documents, items).text
+    pairs = [(i.prompt, c) for i in items for c in i.choices]
+    start = time.perf_counter()
+    fast = models.loglikelihoods(lm, pairs, shared_context=context)
+    fast_s = time.perf_counter() - start
+    start = time.perf_counter()
+    naive = [naive_loglikelihood(lm, context, p, c) for p, c in pairs]
+    naive_s = time.perf_counter() - start
+    return {"icl_scoring_speedup": naive_s / fast_s, "icl_fast_s": fast_s, "icl_naive_s": naive_s,
+            "icl_pairs": len(pairs), "icl_context_tokens": len(lm.encode(context)),
+            "icl_max_abs_diff": max(abs(a - b) for a, b in zip(fast, naive))}
+
+
+# ---------------------------------------------------------------- fine-tuning
+
+
+def naive_train(lm: LM, examples: list[tuple[str, str]], steps: int, batch_size: int = 8,
+                lr: float = 2e-4) -> tuple[list[float], int, float]:
+    """A plain float32 loop: batch 8, padded, default AdamW. Returns losses, tokens, seconds."""
+    model = models.load(lm.name, lm.device).model
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    pad = lm.tokenizer.pad_token_id or 0
+    losses, tokens, start = [], 0, time.perf_counter()
+    for step in range(steps):
+        batch = [examples[(step * batch_size + k) % len(examples)] for k in range(batch_size)]
+        rows = [lm.start_ids + lm.encode(c) + lm.encode(t) for c, t in batch]
+        width = max(map(len, rows))
+        ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows], device=lm.device)
+        labels = torch.tensor([r + [-100] * (width - len(r)) for r in rows], device=lm.device)
+        labels[:, 0] = -100
+        loss = model(input_ids=ids, labels=labels).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+        tokens += sum(map(len, rows))
+    seconds = time.perf_counter() - start
+    del model, optimizer
+    return losses, tokens, seconds
+
+
+def bench_ft(lm: LM, world, steps: int) -> dict:
+    examples = make_examples([d.text for d in world.documents], "none")
+    epochs = max(1, math.ceil(steps * 8 / len(examples)))
+    config = FTConfig(epochs=epochs, max_steps=steps)
+    naive_losses, naive_tokens, naive_s = naive_train(lm, examples, steps)
+    start = time.perf_counter()
+    fast = train(lm, examples, config)
+    fast_s = time.perf_counter() - start
+    fast_tps, naive_tps = fast.tokens / fast_s, naive_tokens / naive_s
+    dtype = torch.bfloat16 if models.bf16_supported(lm.device) else torch.float32
+    peak = matmul_flops_per_second(dtype, lm.device)
+    tail = max(1, steps // 4)
+    out = {"ft_speedup": fast_tps / naive_tps, "ft_tokens_per_s": fast_tps,
+           "ft_naive_tokens_per_s": naive_tps, "ft_mfu": fast.flops / fast_s / peak,
+           "ft_matmul_gflops": peak / 1e9, "ft_dtype": str(dtype).removeprefix("torch."),
+           "ft_final_loss": sum(p["loss"] for p in fast.losses[-tail:]) / tail,
+           "ft_naive_final_loss": sum(naive_losses[-tail:]) / tail}
+    lora = train(lm, examples, dataclasses.replace(config, mode="lora", lr=1e-3))
+    out["ft_lora_final_loss"] = sum(p["loss"] for p in lora.losses[-tail:]) / tail
+    return out
+
+
+# ---------------------------------------------------------------- generation
+
+
+@torch.inference_mode()
+def naive_generate(lm: LM, prompt: str, max_new_tokens: int) -> str:
+    ids = torch.tensor([lm.start_ids + lm.encode(prompt)], device=lm.device)
+    out = lm.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                            max_new_tokens=max_new_tokens, pad_token_id=lm.tokenizer.pad_token_id)
+    return lm.decode(out[0, ids.shape[1]:].tolist())
+
+
+def bench_generation(lm: LM, world, n_prompts: int, max_new_tokens: int = 32) -> dict:
+    from core.methods.augment import LOCAL_PROMPT, training_sentences
+    prompts = [LOCAL_PROMPT.format(sentence=s) for s in training_sentences(world)][:n_prompts]
+    start = time.perf_counter()
+    fast = models.generate(lm, prompts, max_new_tokens=max_new_tokens, stop="\n\n")
+    fast_s = time.perf_counter() - start
+    start = time.perf_counter()
+    naive = [naive_generate(lm, p, max_new_tokens).split("\n\n")[0] for p in prompts]
+    naive_s = time.perf_counter() - start
+    same = sum(a.strip() == b.strip() for a, b in zip(fast, naive)) / len(prompts)
+    return {"generation_speedup": naive_s / fast_s, "generation_fast_s": fast_s,
+            "generation_naive_s": naive_s, "generation_prompts": len(prompts),
+            "generation_same_output": same}
+
+
+# ---------------------------------------------------------------- memory, in fresh processes
+
+
+def _child_peak(code: str) -> float:
+    """Peak resident memory (MB) of a fresh Python process running `code`."""
+    script = f"{code}\nfrom core.bench import peak_rss_mb\nprint(peak_rss_mb())"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def bench_memory(model: str) -> dict:
+    load = f"from core import models; lm = models.load({model!r})"
+    ft = ("from core.methods.finetune import FTConfig, train; "
+          "train(lm, [('', 'glon are more dangerous than femp.')] * 16, FTConfig(mode={mode!r}, "
+          "epochs=1))")
+    return {"model_loaded_peak_mb": _child_peak(load),
+            "ft_full_peak_mb": _child_peak(load + "\n" + ft.format(mode="full")),
+            "ft_lora_peak_mb": _child_peak(load + "\n" + ft.format(mode="lora"))}
+
+
+# ---------------------------------------------------------------- all together
+
+
+def run(model: str = "default", size: str = "full", demo: bool = False) -> dict:
+    """`size` "tiny" runs every path on a few items and steps, to check that it works."""
+    tiny = size == "tiny"
+    lm = models.load(model)
+    world = build_world("reversals", 0, "quick", {"n_facts": 4} if tiny else {})
+    figures: dict = {"date": date.today().isoformat(), "model": model, "device": str(lm.device),
+                     "cpu": platform.processor() or platform.machine(),
+                     "threads": torch.get_num_threads(), "size": size}
+    if lm.device.type == "cuda":
+        figures["gpu"] = torch.cuda.get_device_name(lm.device)
+    for name, part in [("icl", lambda: bench_icl(lm, world, 4 if tiny else None)),
+                       ("ft", lambda: bench_ft(lm, world, 3 if tiny else 30)),
+                       ("generation", lambda: bench_generation(lm, world, 2 if tiny else 16,
+                                                               8 if tiny else 32)),
+                       ("memory", lambda: bench_memory(model))]:
+        start = time.perf_counter()
+        figures.update(part())
+        print(f"{name:<11} done in {time.perf_counter() - start:6.1f} s", file=sys.stderr)
+    if demo:
+        from core.demo import run_demo
+        figures["demo_seconds"] = run_demo(model, quiet=True)["seconds"]
+    return figures
+
+
+def table(figures: dict) -> str:
+    rows = [("ICL scoring", "icl_scoring_speedup", f"{figures['icl_pairs']} choices, "
+             f"context {figures['icl_context_tokens']} tokens, max |diff| "
+             f"{figures['icl_max_abs_diff']:.1e} nats"),
+            ("fine-tuning", "ft_speedup", f"{figures['ft_tokens_per_s']:.0f} vs "
+             f"{figures['ft_naive_tokens_per_s']:.0f} tokens/s, utilization {figures['ft_mfu']:.0%} of "
+             f"{figures['ft_matmul_gflops']:.0f} GFLOP/s {figures['ft_dtype']}, final loss "
+             f"{figures['ft_final_loss']:.3f} vs {figures['ft_naive_final_loss']:.3f}"),
+            ("generation", "generation_speedup", f"{figures['generation_prompts']} prompts, "
+             f"same output {figures['generation_same_output']:.0%}")]
+    lines = [f"{'path':<12} {'speedup':>8}  detail"]
+    lines += [f"{name:<12} {figures[key]:>7.1f}x  {detail}" for name, key, detail in rows]
+    lines.append(f"memory: model loaded {figures['model_loaded_peak_mb']:.0f} MB, full fine-tuning "
+                 f"{figures['ft_full_peak_mb']:.0f} MB, LoRA {figures['ft_lora_peak_mb']:.0f} MB (peak RSS)")
+    if "demo_seconds" in figures:
+        lines.append(f"demo: {figures['demo_seconds']:.0f} s")
+    return "\n".join(lines)
+
+
+def main(model: str, size: str, demo: bool) -> None:
+    figures = run(model, size, demo)
+    print(table(figures))
+    print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in figures.items()}))
