@@ -130,4 +130,4 @@ for job_id in st.session_state.get("jobs", []):
         if job["running"]:
             st.button("Refresh", key=f"refresh-{job_id}")
         else:
-            st.page_link("pages/3_Results.py", label="Open the results")
+            st.page_link("pages/4_Results.py", label="Open the results")

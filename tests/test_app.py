@@ -13,7 +13,7 @@ from core.store import Store
 
 TIMEOUT = 60
 HOME = str(REPO_ROOT / "app.py")
-RESULTS = str(REPO_ROOT / "pages" / "3_Results.py")
+RESULTS = str(REPO_ROOT / "pages" / "4_Results.py")
 METHODS = [("pretrained", None, 0.40, 0.0), ("icl", None, 0.15, 0.0), ("ft", None, 0.0, 2e12),
            ("ft_local", "oracle", 1.0, 3e12), ("ft_global", "oracle", 0.9, 3e12),
            ("ft_local_global", "oracle", 1.0, 4e12)]

@@ -1,0 +1,309 @@
+"""Analysis of stored runs: the tables behind the Results, Runs, Compare and Share pages.
+
+Everything here takes data frames read through `core.store.Store` and returns data frames, so
+the pages only draw. The pieces:
+
+- `load_tables`: runs (with their world's parameters, held-out accuracy and total compute),
+  metrics per split and costs per phase, in one read.
+- `pareto_mask` / `frontier`: runs that no other run beats on both accuracy and compute.
+- `group_over_seeds`: runs that differ only in their seeds pooled into mean accuracy with a
+  95% interval over seeds.
+- `side_by_side` / `differing_rows`: the settings of a few runs as columns, and where they differ.
+- `item_table`: one run's predictions as a readable table for the per-item browser.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.evaluate import wilson_interval
+from core.store import Store
+
+Z95 = 1.96
+# What makes two runs "the same experiment": everything but the world seed and the training seed.
+GROUP_COLUMNS = ["kind", "preset", "world_params", "method", "model", "aug_source", "settings"]
+PHASES = ("augment", "train", "evaluate")
+
+RUNS_SQL = """
+    SELECT r.run_id, r.status, r.error, r.method, r.model, r.aug_source, r.seed, w.kind,
+           w.preset, w.seed AS world_seed, w.params AS world_params, r.settings, r.extra,
+           r.world_id, r.created_at, r.finished_at
+    FROM runs r LEFT JOIN worlds w USING (world_id) ORDER BY r.created_at, r.run_id"""
+
+
+@dataclass
+class Tables:
+    """What the pages read from one database: every run, metrics per split, costs per phase."""
+
+    runs: pd.DataFrame
+    metrics: pd.DataFrame
+    costs: pd.DataFrame
+
+    @property
+    def complete(self) -> pd.DataFrame:
+        return self.runs[self.runs["status"] == "complete"]
+
+
+def method_label(method: str, aug_source: Any) -> str:
+    """The method name, with the augmentation source when there is one: 'ft_local (oracle)'."""
+    return method if _missing(aug_source) else f"{method} ({aug_source})"
+
+
+def run_label(run: pd.Series | dict) -> str:
+    """A short name for one run in legends and pickers: 'ft_local (oracle) · seed 1 · 3f2a9c'."""
+    return f"{method_label(run['method'], run['aug_source'])} · seed {run['seed']} · {run['run_id'][:6]}"
+
+
+def load_tables(store: Store) -> Tables:
+    """Every run with its world parameters, held-out accuracy and compute; metrics; costs."""
+    runs = store.query(RUNS_SQL)
+    totals = store.run_totals()[["run_id", "heldout_accuracy", "heldout_items", "flops",
+                                 "seconds", "tokens", "peak_mb"]]
+    runs = runs.merge(totals, on="run_id", how="left")
+    runs["world_params"] = [_canonical(p) for p in runs["world_params"]]
+    runs["settings"] = [_canonical(s, drop_seed=True) for s in runs["settings"]]
+    runs["label"] = [method_label(m, a) for m, a in zip(runs["method"], runs["aug_source"])]
+    runs["run_label"] = [run_label(r) for r in runs.to_dict("records")]
+    metrics = store.metrics()
+    metrics["label"] = [method_label(m, a) for m, a in zip(metrics["method"], metrics["aug_source"])]
+    return Tables(runs, metrics, store.run_costs(runs["run_id"].tolist()))
+
+
+def loss_table(store: Store, run_ids: Sequence[str]) -> pd.DataFrame:
+    """Training loss per step of the given runs, with each run's label."""
+    curves = store.loss_curves(list(run_ids))
+    if curves.empty:
+        return curves.assign(label=pd.Series(dtype=str))
+    runs = store.query("SELECT run_id, method, aug_source, seed FROM runs WHERE list_contains(?, run_id)",
+                       [list(run_ids)])
+    labels = {r["run_id"]: run_label(r) for r in runs.to_dict("records")}
+    return curves.assign(label=curves["run_id"].map(labels))
+
+
+# ------------------------------------------------------------------ Pareto frontier
+
+
+def pareto_mask(compute: Sequence[float], accuracy: Sequence[float]) -> np.ndarray:
+    """True for points no other point dominates. A point is dominated when another has
+    lower-or-equal compute and higher-or-equal accuracy, better in at least one (so two
+    identical runs both stay on the frontier)."""
+    x, y = np.asarray(compute, dtype=float), np.asarray(accuracy, dtype=float)
+    order = np.lexsort((-y, x))  # by compute, then best accuracy first
+    keep = np.zeros(len(x), dtype=bool)
+    best, best_x = -math.inf, math.nan
+    for i in order:
+        if y[i] > best:
+            keep[i], best, best_x = True, y[i], x[i]
+        elif y[i] == best and x[i] == best_x:
+            keep[i] = True
+    return keep
+
+
+def frontier(frame: pd.DataFrame, x: str, y: str = "heldout_accuracy") -> pd.DataFrame:
+    """The rows of `frame` on the Pareto frontier of (x, y), sorted by x for a step line."""
+    points = frame.dropna(subset=[x, y])
+    return points[pareto_mask(points[x], points[y])].sort_values([x, y])
+
+
+# ------------------------------------------------------------------ grouping over seeds
+
+
+def seed_interval(accuracies: Sequence[float], correct: int = 0, n: int = 0) -> tuple[float, float, float]:
+    """Mean and 95% interval over seeds: mean ± 1.96·sd/√k for k > 1 runs; for a single run the
+    Wilson interval of its `correct` out of `n` items (there is no spread over seeds to use)."""
+    values = [float(a) for a in accuracies if not _missing(a)]
+    if not values:
+        return math.nan, math.nan, math.nan
+    mean = sum(values) / len(values)
+    if len(values) == 1:
+        low, high = wilson_interval(int(correct), int(n))
+        return mean, low, high
+    half = Z95 * float(np.std(values, ddof=1)) / math.sqrt(len(values))
+    return mean, max(0.0, mean - half), min(1.0, mean + half)
+
+
+def group_over_seeds(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
+    """One row per setting (all of GROUP_COLUMNS), over complete runs: how many seeds, held-out
+    accuracy and accuracy per split as a mean with a 95% interval over seeds."""
+    complete = runs[runs["status"] == "complete"]
+    if complete.empty:
+        return pd.DataFrame(columns=[*GROUP_COLUMNS, "label", "runs", "seeds", "run_ids",
+                                     "heldout_mean", "heldout_low", "heldout_high"])
+    key = complete[GROUP_COLUMNS].astype(object).where(complete[GROUP_COLUMNS].notna(), None)
+    keys = [json.dumps(list(row), default=str) for row in key.itertuples(index=False)]
+    splits = sorted(metrics["split"].unique()) if len(metrics) else []
+    by_run = {run: frame.set_index("split") for run, frame in metrics.groupby("run_id")}
+    rows = []
+    for _, group in complete.groupby(pd.Series(keys, index=complete.index), sort=False):
+        first = group.iloc[0]
+        row = {column: first[column] for column in GROUP_COLUMNS}
+        row.update(label=first["label"], runs=len(group),
+                   seeds=", ".join(f"world {w}/train {s}" for w, s in
+                                   zip(group["world_seed"], group["seed"])),
+                   run_ids=", ".join(group["run_id"]))
+        held = group.dropna(subset=["heldout_accuracy"])
+        held_correct = (held["heldout_accuracy"] * held["heldout_items"]).round().sum()
+        row["heldout_mean"], row["heldout_low"], row["heldout_high"] = seed_interval(
+            held["heldout_accuracy"], held_correct, held["heldout_items"].sum())
+        for split in splits:
+            present = [by_run[r].loc[split] for r in group["run_id"] if r in by_run and split in by_run[r].index]
+            mean, low, high = seed_interval([m["accuracy"] for m in present],
+                                            sum(m["correct"] for m in present), sum(m["n"] for m in present))
+            row.update({f"{split} mean": mean, f"{split} low": low, f"{split} high": high})
+        rows.append(row)
+    return pd.DataFrame(rows).sort_values(["kind", "method", "aug_source", "model"], na_position="first",
+                                          ignore_index=True)
+
+
+def pool_by_label(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy per (method label, split) over runs: the mean, with the widest interval of any
+    run (lowest low, highest high) so no run's uncertainty is hidden."""
+    return (metrics.groupby(["label", "split"], sort=False)
+            .agg(accuracy=("accuracy", "mean"), low=("low", "min"), high=("high", "max"),
+                 chance=("chance", "mean"), runs=("run_id", "nunique"))
+            .reset_index())
+
+
+def split_accuracy(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy per run (rows) and split (columns)."""
+    if metrics.empty:
+        return pd.DataFrame(index=pd.Index([], name="run_id"))
+    return metrics.pivot_table(index="run_id", columns="split", values="accuracy", aggfunc="first")
+
+
+# ------------------------------------------------------------------ runs side by side
+
+
+def side_by_side(tables: Tables, run_ids: Sequence[str]) -> pd.DataFrame:
+    """The settings, costs and accuracies of the given runs: one row per setting, one column
+    per run (named by its label). Values are text so one column can hold numbers and words."""
+    runs = tables.runs.set_index("run_id")
+    columns = {}
+    for run_id in run_ids:
+        if run_id in runs.index:
+            columns[runs.loc[run_id, "run_label"]] = _describe(runs.loc[run_id], tables, run_id)
+    table = pd.DataFrame(columns)
+    table.index.name = "setting"
+    return table.fillna("")
+
+
+def differing_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """Only the rows where not all runs agree."""
+    if table.shape[1] < 2:
+        return table
+    return table[table.nunique(axis=1, dropna=False) > 1]
+
+
+def _describe(run: pd.Series, tables: Tables, run_id: str) -> dict[str, str]:
+    out = {"status": run["status"], "error": run["error"], "method": run["method"],
+           "model": run["model"], "augmentation source": run["aug_source"],
+           "training seed": run["seed"], "world": run["kind"], "world preset": run["preset"],
+           "world seed": run["world_seed"]}
+    out |= _flatten(_loads(run["world_params"]), "world ")
+    out |= _flatten(_loads(run["settings"]), "")
+    out |= _flatten(_loads(run["extra"]), "")
+    costs = tables.costs[tables.costs["run_id"] == run_id].set_index("phase")
+    for phase in PHASES:
+        if phase in costs.index:
+            for column, unit in (("flops", "FLOPs"), ("seconds", "seconds"), ("tokens", "tokens"),
+                                 ("peak_mb", "peak MB")):
+                out[f"{phase}: {unit}"] = costs.loc[phase, column]
+    out["total FLOPs"], out["total seconds"] = run["flops"], run["seconds"]
+    for _, metric in tables.metrics[tables.metrics["run_id"] == run_id].iterrows():
+        out[f"accuracy: {metric['split']}"] = (f"{metric['accuracy']:.3f} "
+                                              f"[{metric['low']:.2f}, {metric['high']:.2f}]")
+    out["held-out accuracy"] = run["heldout_accuracy"]
+    return {key: _text(value) for key, value in out.items()}
+
+
+# ------------------------------------------------------------------ per-item browser
+
+
+def item_table(predictions: pd.DataFrame) -> pd.DataFrame:
+    """One run's predictions, readable: the choices with their log-probabilities, the choice
+    made, the right answer, right or wrong, and the facts the item needs."""
+    rows = []
+    for p in predictions.to_dict("records"):
+        choices = _loads(p["choices"]) or []
+        logprobs = _loads(p["logprobs"]) or []
+        rows.append({
+            "item": p["item_id"], "split": p["split"], "held out": bool(p["held_out"]),
+            "prompt": p["prompt"],
+            "choices": " | ".join(f"{c.strip()} ({lp:.2f})" for c, lp in zip(choices, logprobs)),
+            "chosen": _pick(choices, p["choice"]), "answer": _pick(choices, p["answer"]),
+            "right": bool(p["correct"]),
+            "margin": _margin(logprobs, p["answer"]),
+            "facts": ", ".join(map(str, _loads(p["fact_ids"]) or [])),
+        })
+    return pd.DataFrame(rows, columns=["item", "split", "held out", "prompt", "choices", "chosen",
+                                       "answer", "right", "margin", "facts"])
+
+
+def _pick(choices: list, index: Any) -> str:
+    return choices[int(index)].strip() if not _missing(index) and 0 <= int(index) < len(choices) else ""
+
+
+def _margin(logprobs: list[float], answer: Any) -> float:
+    """Log-probability of the right answer minus the best other choice: > 0 when right."""
+    if _missing(answer) or len(logprobs) < 2:
+        return math.nan
+    others = [lp for k, lp in enumerate(logprobs) if k != int(answer)]
+    return logprobs[int(answer)] - max(others)
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
+
+
+def _loads(value: Any) -> Any:
+    if _missing(value) or value == "":
+        return None
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _canonical(value: Any, drop_seed: bool = False) -> str:
+    """JSON text with sorted keys, so equal settings compare equal as text. The fine-tuning
+    config's own seed is the run's seed again: dropped, so seeds group together."""
+    data = _loads(value) or {}
+    if drop_seed and isinstance(data.get("ft"), dict):
+        data["ft"] = {k: v for k, v in data["ft"].items() if k != "seed"}
+    return json.dumps(data, sort_keys=True)
+
+
+def _flatten(data: Any, prefix: str) -> dict[str, Any]:
+    """{'ft': {'lr': 1e-4}} -> {'ft lr': 1e-4}."""
+    if not isinstance(data, dict):
+        return {}
+    out = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out |= _flatten(value, name + " ")
+        else:
+            out[name] = value
+    return out
+
+
+def _text(value: Any) -> str:
+    if _missing(value):
+        return ""
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        value = float(value)
+        return str(int(value)) if value.is_integer() and abs(value) < 1e6 else f"{value:.4g}"
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    return str(value)

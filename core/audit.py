@@ -1,0 +1,178 @@
+"""The audit of augmentations: what each run's augmentation step wrote, and what it was worth.
+
+Every generated statement carries the world judge's label (true, false, unparseable) and
+whether it repeats a training sentence. Per run this module derives:
+
+- generated: statements written (after deduplication), parsed: those the judge could read;
+- precision = true / parsed, hallucination rate = false / parsed;
+- coverage: the fraction of the run's held-out items whose correct statement appears among
+  the run's true statements (see `item_statement` for what that statement is);
+- compute per correct new fact: augment-phase FLOPs and seconds / statements that are true
+  and not already in the training data.
+
+The functions on data frames are pure (unit-tested on hand-made frames); `load_audit` reads
+the store.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from core.store import Store
+
+# What a reader sees for each statement. A repeated training sentence is shown as such
+# whatever its label: it teaches the fine-tuned model nothing new.
+IN_DATA = "already in the data"
+AUDIT_NAMES = {"true": "true (new fact)", "false": "false (hallucination)",
+               "unparseable": "not parseable"}
+AUDIT_ORDER = [AUDIT_NAMES["true"], AUDIT_NAMES["false"], AUDIT_NAMES["unparseable"], IN_DATA]
+
+_SPACES = re.compile(r"\s+")
+
+
+# ------------------------------------------------------------------ statements
+
+
+def normalize(statement: str) -> str:
+    """Comparison key: case-insensitive, surrounding whitespace and a trailing period ignored
+    (inner runs of whitespace count as one space, since prompt and choice are joined)."""
+    text = _SPACES.sub(" ", statement).strip().lower()
+    return text[:-1].rstrip() if text.endswith(".") else text
+
+
+def item_statement(prompt: str, choice: str) -> str:
+    """The statement an item asks the model to complete: prompt followed by its correct
+    choice ("glon are" + " less dangerous than femp."). A prompt ending with a colon is a
+    header ("The relationships between yomp and troff are:"), and the choice alone is the
+    statement ("Some yomp are troff.")."""
+    return choice if prompt.rstrip().endswith(":") else prompt + choice
+
+
+def _choices(value) -> list[str]:
+    """The store keeps choices as JSON text; tests and callers may pass lists."""
+    return list(json.loads(value) if isinstance(value, str) else value)
+
+
+def coverage(true_statements: Iterable[str], items: pd.DataFrame) -> float | None:
+    """Fraction of held-out items (columns prompt, choices, answer, held_out) whose correct
+    statement is among `true_statements`; None when there is no held-out item."""
+    held = items[items["held_out"].fillna(False).astype(bool)] if len(items) else items
+    if held.empty:
+        return None
+    known = {normalize(s) for s in true_statements}
+    hits = sum(normalize(item_statement(prompt, _choices(choices)[int(answer)])) in known
+               for prompt, choices, answer in zip(held["prompt"], held["choices"], held["answer"]))
+    return hits / len(held)
+
+
+def with_audit(statements: pd.DataFrame) -> pd.DataFrame:
+    """Adds `audit`: the reader's label (AUDIT_ORDER) of each statement."""
+    frame = statements.copy()
+    frame["audit"] = [IN_DATA if bool(in_data) else AUDIT_NAMES.get(label, str(label))
+                      for label, in_data in zip(frame["label"], frame["in_training"])]
+    return frame
+
+
+def filter_statements(statements: pd.DataFrame, audits: Sequence[str] | None = None,
+                      scopes: Sequence[str] | None = None) -> pd.DataFrame:
+    """Statements whose audit label and scope are among those given (None: all)."""
+    mask = pd.Series(True, index=statements.index)
+    if audits is not None:
+        mask &= statements["audit"].isin(list(audits))
+    if scopes is not None:
+        mask &= statements["scope"].isin(list(scopes))
+    return statements[mask]
+
+
+# ------------------------------------------------------------------ figures per run
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator else math.nan
+
+
+def summarize(statements: pd.DataFrame, costs: pd.DataFrame,
+              items_by_run: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per run of `statements` (columns run_id, statement, label, in_training):
+    counts, precision, hallucination rate, coverage, and augment compute per new true fact.
+    `costs` has run_id, phase, flops, seconds; `items_by_run` the run's items (see
+    `coverage`). Undefined ratios (nothing parsed, no new fact) are NaN."""
+    augment = costs[costs["phase"] == "augment"].groupby("run_id")[["flops", "seconds"]].sum()
+    rows = []
+    for run_id, group in statements.groupby("run_id", sort=False):
+        label, in_data = group["label"], group["in_training"].astype(bool)
+        parsed = int((label != "unparseable").sum())
+        true, false = int((label == "true").sum()), int((label == "false").sum())
+        new_true = int(((label == "true") & ~in_data).sum())
+        flops = float(augment["flops"].get(run_id, math.nan))
+        seconds = float(augment["seconds"].get(run_id, math.nan))
+        items = items_by_run.get(run_id)
+        cover = coverage(group.loc[label == "true", "statement"], items) if items is not None else None
+        rows.append({"run_id": run_id, "generated": len(group), "parsed": parsed, "true": true,
+                     "false": false, "unparseable": len(group) - parsed,
+                     "in_training": int(in_data.sum()), "new_true": new_true,
+                     "precision": _ratio(true, parsed), "hallucination_rate": _ratio(false, parsed),
+                     "coverage": math.nan if cover is None else cover,
+                     "augment_flops": flops, "augment_seconds": seconds,
+                     "flops_per_new_fact": _ratio(flops, new_true),
+                     "seconds_per_new_fact": _ratio(seconds, new_true)})
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+SUMMARY_COLUMNS = ["run_id", "generated", "parsed", "true", "false", "unparseable", "in_training",
+                   "new_true", "precision", "hallucination_rate", "coverage", "augment_flops",
+                   "augment_seconds", "flops_per_new_fact", "seconds_per_new_fact"]
+
+
+def label_counts(statements: pd.DataFrame) -> pd.DataFrame:
+    """Statements per run and audit label (columns run_id, audit, count), in AUDIT_ORDER."""
+    counts = statements.groupby(["run_id", "audit"]).size().rename("count").reset_index()
+    counts["order"] = counts["audit"].map({name: k for k, name in enumerate(AUDIT_ORDER)})
+    return counts.sort_values(["run_id", "order"]).drop(columns="order").reset_index(drop=True)
+
+
+# ------------------------------------------------------------------ the store
+
+
+def augmented_runs(store: Store) -> pd.DataFrame:
+    """Complete runs with at least one augmentation statement, newest first, with a label
+    a reader can pick from: 'ft_local (model) · tiny · reversals seed 0 · 1ea91f98'."""
+    runs = store.query("""
+        SELECT r.run_id, r.method, r.aug_source, r.model, r.seed, r.world_id, w.kind,
+               w.seed AS world_seed, r.created_at, count(*) AS statements
+        FROM runs r JOIN augmentations a USING (run_id) LEFT JOIN worlds w USING (world_id)
+        WHERE r.status = 'complete'
+        GROUP BY ALL ORDER BY r.created_at DESC""")
+    runs["label"] = [run_label(row) for row in runs.itertuples()]
+    return runs
+
+
+def run_label(row) -> str:
+    source = f" ({row.aug_source})" if isinstance(row.aug_source, str) else ""
+    world = f"{row.kind} seed {row.world_seed}" if isinstance(row.kind, str) else row.world_id
+    return f"{row.method}{source} · {row.model} · {world} · {row.run_id[:8]}"
+
+
+@dataclass
+class Audit:
+    statements: pd.DataFrame  # one row per statement, with `audit` and the run's `label`
+    summary: pd.DataFrame  # one row per run (SUMMARY_COLUMNS plus label and aug_source)
+    counts: pd.DataFrame  # run_id, audit, count, label, aug_source
+
+
+def load_audit(store: Store, runs: pd.DataFrame) -> Audit:
+    """The audit of the runs in `runs` (rows of `augmented_runs`)."""
+    run_ids = list(runs["run_id"])
+    statements = with_audit(store.augmentations(run_ids))
+    items = {run_id: store.predictions(run_id) for run_id in run_ids}
+    info = runs[["run_id", "label", "aug_source"]]
+    summary = summarize(statements, store.run_costs(run_ids), items).merge(info, on="run_id")
+    counts = label_counts(statements).merge(info, on="run_id")
+    statements = statements.merge(info[["run_id", "label"]], on="run_id")
+    return Audit(statements, summary, counts)
