@@ -1,5 +1,6 @@
-"""Home page of the ICL vs fine-tuning lab: what it answers, how to get results, the headline
-chart. The other pages live in pages/; none of them holds science, only calls to core."""
+"""Home page of the ICL vs fine-tuning lab: what it answers, a one-click demo that runs in the
+background, the headline chart. The other pages live in pages/; none of them holds science,
+only calls to core."""
 
 from pathlib import Path
 
@@ -7,31 +8,33 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from core import jobs
 from core.errors import LabError
 from core.paths import default_db_path
 from core.store import Store
 
 RUN_COMMAND = ("python -m core run --world reversals "
                "--methods pretrained,icl,ft,ft_local,ft_global,ft_local_global")
+DEMO_MODEL = "default"
 
 st.set_page_config(page_title="ICL vs fine-tuning lab", layout="wide")
 st.title("ICL vs fine-tuning lab")
 st.markdown(
-    "A language model can learn new facts in two ways: put them **in the prompt** "
-    "(in-context learning, ICL) or **train them in** (fine-tuning). "
-    "A hybrid uses the model in context to write inferences from the facts (rephrasings, "
-    "reversals, links between documents) and adds them to the fine-tuning data. "
-    "This lab measures how well each method generalizes to facts it was never shown "
-    "directly, against the compute it costs.")
-
-st.subheader("Produce results")
-st.markdown("Run the methods from the command line, then open **Results**:")
-st.code(RUN_COMMAND, language="bash")
+    "A language model can learn new facts in two ways: put them **in the prompt** (in-context "
+    "learning, ICL) or **train them in** (fine-tuning), or a hybrid of both, where the model "
+    "writes inferences from the facts in context (rephrasings, reversals, links between "
+    "documents) that are added to the fine-tuning data. "
+    "This lab measures how well each method generalizes to what it was never shown directly, on "
+    "synthetic worlds of nonsense words so that nothing can come from pretraining. "
+    "It sets that against the compute each method costs, per query and up front, so you can "
+    "see which one pays off for your use.")
 st.warning(
     "With the default 135M-parameter model, ICL copies the comparative it read in context, "
     "so its reversal accuracy stays at or below chance. The oracle augmentation source "
     "(`--aug-source oracle`, the default) and larger models of your own (`--model`) show "
     "the rest of the picture.")
+
+db = st.query_params.get("db") or str(default_db_path())
 
 
 @st.cache_data(ttl=10, show_spinner=False)
@@ -39,7 +42,63 @@ def load_totals(db: str) -> pd.DataFrame:
     return Store(db).run_totals()
 
 
-db = st.query_params.get("db") or str(default_db_path())
+def latest_demo(show_error: bool = True) -> dict | None:
+    try:
+        return next((job for job in jobs.list_jobs() if job["args"][:1] == ["demo"]), None)
+    except LabError as error:  # e.g. a data folder that cannot be written
+        if show_error:
+            st.error(str(error))
+        return None
+
+
+st.subheader("Try it")
+demo = latest_demo()
+busy = demo is not None and demo["state"] in jobs.ACTIVE
+if st.button("Run the quick demo", type="primary", disabled=busy,
+             help="all six methods on the quick reversals world with the default model, in the "
+                  "background; the results land in the chart below"):
+    try:
+        jobs.launch_demo(DEMO_MODEL, db)
+        st.rerun()  # redraw with the button disabled while the demo is on
+    except LabError as error:
+        st.error(str(error))
+
+
+@st.fragment(run_every=2)
+def demo_progress() -> None:
+    """The latest demo job's progress, redrawn on its own every 2 seconds."""
+    job = latest_demo(show_error=False)  # said once above
+    if job is None:
+        st.caption("The demo runs all six methods on the quick `reversals` world and stores them; "
+                   "it takes a few minutes on a laptop CPU.")
+    elif job["state"] == "queued":
+        st.info("The demo is queued behind other jobs.")
+    elif job["state"] == "running":
+        p = job["progress"]
+        text = ("starting: loading the model and the world…" if not p or p["phase"] == "starting"
+                else f"run {p['run_index']}/{p['runs_total']} · {p['method']} · {p['phase']} · "
+                     f"ETA {jobs.format_duration(job['eta'])}")
+        st.progress(job["fraction"], text=text)
+    elif job["state"] == "finished":
+        st.success("The demo finished: its runs are in the chart below.")
+    elif job["state"] == "failed":
+        st.error(f"The demo failed: {job['error']}")
+    else:
+        st.caption("The last demo was cancelled.")
+    # When a demo ends, redraw the whole page once so that the chart shows its runs.
+    active = job is not None and job["state"] in jobs.ACTIVE
+    if st.session_state.get("demo_active") and not active:
+        st.session_state["demo_active"] = False
+        load_totals.clear()
+        st.rerun()
+    st.session_state["demo_active"] = active
+    st.page_link("pages/2_Experiments.py", label="Watch the queue, or launch your own experiments")
+
+
+demo_progress()
+st.markdown("Or from the command line (then open **Results**):")
+st.code(RUN_COMMAND, language="bash")
+
 if Path(db).is_file():
     try:
         totals = load_totals(db).dropna(subset=["heldout_accuracy", "flops"])
@@ -54,7 +113,10 @@ if Path(db).is_file():
                          log_x=True, hover_data=["run_id", "model", "world_id"],
                          title="Held-out accuracy vs total compute, one point per run",
                          labels={"flops": "total compute (FLOPs, log scale)",
-                                 "heldout_accuracy": "held-out accuracy (fraction correct)"})
+                                 "heldout_accuracy": "held-out accuracy (fraction correct)",
+                                 "method label": "method (augmentation source)"})
         fig.update_yaxes(range=[-0.05, 1.05])
         st.subheader("Headline")
-        st.plotly_chart(fig)
+        st.plotly_chart(fig, config={"toImageButtonOptions": {"format": "svg"}})
+        st.caption("Up and to the left is better: more of the held-out questions right for less "
+                   "compute. The camera icon in the chart's toolbar downloads it as an SVG image.")

@@ -41,6 +41,14 @@ def _ft_config(args: argparse.Namespace):
                     batch_size=args.batch_size if args.batch_size is not None else base.batch_size)
 
 
+def _progress_file(args: argparse.Namespace, methods: list[str]):
+    """With --progress-file, the JSON progress object the app's job queue reads."""
+    if not args.progress_file:
+        return None
+    from core.jobs import ProgressFile
+    return ProgressFile(args.progress_file, methods)
+
+
 def cmd_run(args: argparse.Namespace) -> None:
     from core.runner import RunSpec, run_all
     from core.store import Store
@@ -54,12 +62,18 @@ def cmd_run(args: argparse.Namespace) -> None:
                      seed=args.train_seed, ft=_ft_config(args),
                      icl_max_tokens=args.icl_max_tokens).validate() for m in methods]
 
+    tracker = _progress_file(args, methods)
+
     def progress(phase: str, fraction: float, message: str) -> None:
+        if tracker:
+            tracker.update(phase, fraction, message)
         if not args.quiet:
             print(f"\r  {phase:<9} {fraction:6.1%}  {message:<40}", end="", file=sys.stderr,
                   flush=True)
 
     def on_result(result, spec, error) -> None:
+        if tracker:
+            tracker.run_done()
         if not args.quiet:
             print(file=sys.stderr)
         if error:
@@ -68,6 +82,8 @@ def cmd_run(args: argparse.Namespace) -> None:
             print(json.dumps(result.summary()), flush=True)
 
     run_all(specs, store, progress, on_result=on_result)
+    if tracker:
+        tracker.finish()
 
 
 def cmd_score(args: argparse.Namespace) -> None:
@@ -91,7 +107,12 @@ def cmd_score(args: argparse.Namespace) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> None:
     from core.demo import run_demo
-    summary = run_demo(args.model, args.db, args.aug_source)
+    from core.runner import METHODS
+    tracker = _progress_file(args, list(METHODS))
+    summary = run_demo(args.model, args.db, args.aug_source,
+                       progress=tracker.update if tracker else None)
+    if tracker:
+        tracker.finish()
     print(json.dumps({k: v for k, v in summary.items()}))
 
 
@@ -106,6 +127,10 @@ def cmd_kinds(args: argparse.Namespace) -> None:
         kind = get_kind(name)
         print(json.dumps({"kind": name, "presets": kind.presets,
                           "params": describe_params(kind)}))
+
+
+PROGRESS_HELP = ("keep a JSON object of progress in PATH (run_index, runs_total, method, phase, "
+                 "fraction, message, started, updated), replaced on every update")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -137,6 +162,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--icl-max-tokens", type=int, default=0)
     r.add_argument("--db", help="DuckDB file (default data/lab.duckdb)")
     r.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    r.add_argument("--progress-file", metavar="PATH", help=PROGRESS_HELP)
     r.set_defaults(func=cmd_run)
 
     s = sub.add_parser("score", help="log-likelihood of continuations given contexts")
@@ -149,6 +175,7 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--model", default="default")
     d.add_argument("--aug-source", default="oracle")
     d.add_argument("--db", help="DuckDB file (default data/lab.duckdb)")
+    d.add_argument("--progress-file", metavar="PATH", help=PROGRESS_HELP)
     d.set_defaults(func=cmd_demo)
 
     b = sub.add_parser("bench", help="fast paths against naive baselines; last line is JSON")

@@ -71,8 +71,11 @@ def load_tables(store: Store) -> Tables:
     runs["settings"] = [_canonical(s, drop_seed=True) for s in runs["settings"]]
     runs["label"] = [method_label(m, a) for m, a in zip(runs["method"], runs["aug_source"])]
     runs["run_label"] = [run_label(r) for r in runs.to_dict("records")]
+    curved = store.query("SELECT DISTINCT run_id FROM loss_curves")["run_id"]
+    runs["has_loss_curve"] = runs["run_id"].isin(curved)
     metrics = store.metrics()
     metrics["label"] = [method_label(m, a) for m, a in zip(metrics["method"], metrics["aug_source"])]
+    metrics["run_label"] = metrics["run_id"].map(dict(zip(runs["run_id"], runs["run_label"])))
     return Tables(runs, metrics, store.run_costs(runs["run_id"].tolist()))
 
 
@@ -138,8 +141,6 @@ def group_over_seeds(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
                                      "heldout_mean", "heldout_low", "heldout_high"])
     key = complete[GROUP_COLUMNS].astype(object).where(complete[GROUP_COLUMNS].notna(), None)
     keys = [json.dumps(list(row), default=str) for row in key.itertuples(index=False)]
-    splits = sorted(metrics["split"].unique()) if len(metrics) else []
-    by_run = {run: frame.set_index("split") for run, frame in metrics.groupby("run_id")}
     rows = []
     for _, group in complete.groupby(pd.Series(keys, index=complete.index), sort=False):
         first = group.iloc[0]
@@ -152,10 +153,10 @@ def group_over_seeds(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
         held_correct = (held["heldout_accuracy"] * held["heldout_items"]).round().sum()
         row["heldout_mean"], row["heldout_low"], row["heldout_high"] = seed_interval(
             held["heldout_accuracy"], held_correct, held["heldout_items"].sum())
-        for split in splits:
-            present = [by_run[r].loc[split] for r in group["run_id"] if r in by_run and split in by_run[r].index]
-            mean, low, high = seed_interval([m["accuracy"] for m in present],
-                                            sum(m["correct"] for m in present), sum(m["n"] for m in present))
+        in_group = metrics[metrics["run_id"].isin(group["run_id"])]
+        for split, split_metrics in in_group.groupby("split"):
+            mean, low, high = seed_interval(split_metrics["accuracy"], split_metrics["correct"].sum(),
+                                            split_metrics["n"].sum())
             row.update({f"{split} mean": mean, f"{split} low": low, f"{split} high": high})
         rows.append(row)
     return pd.DataFrame(rows).sort_values(["kind", "method", "aug_source", "model"], na_position="first",
@@ -185,11 +186,15 @@ def side_by_side(tables: Tables, run_ids: Sequence[str]) -> pd.DataFrame:
     """The settings, costs and accuracies of the given runs: one row per setting, one column
     per run (named by its label). Values are text so one column can hold numbers and words."""
     runs = tables.runs.set_index("run_id")
-    columns = {}
-    for run_id in run_ids:
-        if run_id in runs.index:
-            columns[runs.loc[run_id, "run_label"]] = _describe(runs.loc[run_id], tables, run_id)
-    table = pd.DataFrame(columns)
+    chosen = [run_id for run_id in run_ids if run_id in runs.index]
+    described = [_describe(runs.loc[run_id], tables, run_id) for run_id in chosen]
+    # Rows section by section (run, world, settings, costs, accuracy), so a setting only some
+    # runs have (an ICL run beside a fine-tuned one) still sits with its kind.
+    order: list[str] = []
+    for section in range(len(described[0]) if described else 0):
+        order += list(dict.fromkeys(key for sections in described for key in sections[section]))
+    table = pd.DataFrame({runs.loc[run_id, "run_label"]: {k: v for s in sections for k, v in s.items()}
+                          for run_id, sections in zip(chosen, described)}, index=order)
     table.index.name = "setting"
     return table.fillna("")
 
@@ -201,26 +206,25 @@ def differing_rows(table: pd.DataFrame) -> pd.DataFrame:
     return table[table.nunique(axis=1, dropna=False) > 1]
 
 
-def _describe(run: pd.Series, tables: Tables, run_id: str) -> dict[str, str]:
-    out = {"status": run["status"], "error": run["error"], "method": run["method"],
-           "model": run["model"], "augmentation source": run["aug_source"],
-           "training seed": run["seed"], "world": run["kind"], "world preset": run["preset"],
-           "world seed": run["world_seed"]}
-    out |= _flatten(_loads(run["world_params"]), "world ")
-    out |= _flatten(_loads(run["settings"]), "")
-    out |= _flatten(_loads(run["extra"]), "")
-    costs = tables.costs[tables.costs["run_id"] == run_id].set_index("phase")
-    for phase in PHASES:
-        if phase in costs.index:
-            for column, unit in (("flops", "FLOPs"), ("seconds", "seconds"), ("tokens", "tokens"),
-                                 ("peak_mb", "peak MB")):
-                out[f"{phase}: {unit}"] = costs.loc[phase, column]
-    out["total FLOPs"], out["total seconds"] = run["flops"], run["seconds"]
-    for _, metric in tables.metrics[tables.metrics["run_id"] == run_id].iterrows():
-        out[f"accuracy: {metric['split']}"] = (f"{metric['accuracy']:.3f} "
-                                              f"[{metric['low']:.2f}, {metric['high']:.2f}]")
-    out["held-out accuracy"] = run["heldout_accuracy"]
-    return {key: _text(value) for key, value in out.items()}
+def _describe(run: pd.Series, tables: Tables, run_id: str) -> list[dict[str, str]]:
+    """One run's rows for `side_by_side`, in sections."""
+    head = {"status": run["status"], "error": run["error"], "method": run["method"],
+            "model": run["model"], "augmentation source": run["aug_source"],
+            "training seed": run["seed"]}
+    world = {"world": run["kind"], "world preset": run["preset"], "world seed": run["world_seed"],
+             **_flatten(_loads(run["world_params"]), "world ")}
+    settings = _flatten(_loads(run["settings"]), "") | _flatten(_loads(run["extra"]), "")
+    phases = tables.costs[tables.costs["run_id"] == run_id].set_index("phase")
+    costs = [{f"{phase}: {unit}": phases.loc[phase, column] if phase in phases.index else None
+              for column, unit in (("flops", "FLOPs"), ("seconds", "seconds"), ("tokens", "tokens"),
+                                   ("peak_mb", "peak MB"))}
+             for phase in PHASES]  # one section per phase, so phases keep their order
+    totals = {"total FLOPs": run["flops"], "total seconds": run["seconds"]}
+    accuracy = {f"accuracy: {m['split']}": f"{m['accuracy']:.3f} [{m['low']:.2f}, {m['high']:.2f}]"
+                for m in tables.metrics[tables.metrics["run_id"] == run_id].to_dict("records")}
+    accuracy["held-out accuracy"] = run["heldout_accuracy"]
+    return [{key: _text(value) for key, value in section.items() if not _missing(value)}
+            for section in (head, world, settings, *costs, totals, accuracy)]
 
 
 # ------------------------------------------------------------------ per-item browser

@@ -97,15 +97,17 @@ def _ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator else math.nan
 
 
-def summarize(statements: pd.DataFrame, costs: pd.DataFrame,
-              items_by_run: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """One row per run of `statements` (columns run_id, statement, label, in_training):
-    counts, precision, hallucination rate, coverage, and augment compute per new true fact.
-    `costs` has run_id, phase, flops, seconds; `items_by_run` the run's items (see
-    `coverage`). Undefined ratios (nothing parsed, no new fact) are NaN."""
+def summarize(statements: pd.DataFrame, costs: pd.DataFrame, items_by_run: dict[str, pd.DataFrame],
+              run_ids: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per run (`run_ids`, by default those in `statements`, whose columns are run_id,
+    statement, label, in_training): counts, precision, hallucination rate, coverage, and
+    augment compute per new true fact. `costs` has run_id, phase, flops, seconds;
+    `items_by_run` the run's items (see `coverage`). Undefined ratios (nothing parsed, no new
+    fact) are NaN."""
     augment = costs[costs["phase"] == "augment"].groupby("run_id")[["flops", "seconds"]].sum()
     rows = []
-    for run_id, group in statements.groupby("run_id", sort=False):
+    for run_id in (list(dict.fromkeys(statements["run_id"])) if run_ids is None else run_ids):
+        group = statements[statements["run_id"] == run_id]
         label, in_data = group["label"], group["in_training"].astype(bool)
         parsed = int((label != "unparseable").sum())
         true, false = int((label == "true").sum()), int((label == "false").sum())
@@ -141,13 +143,14 @@ def label_counts(statements: pd.DataFrame) -> pd.DataFrame:
 
 
 def augmented_runs(store: Store) -> pd.DataFrame:
-    """Complete runs with at least one augmentation statement, newest first, with a label
-    a reader can pick from: 'ft_local (model) · tiny · reversals seed 0 · 1ea91f98'."""
+    """Complete runs that augmented their data (they have a source), newest first, even those
+    whose source wrote nothing, with a label a reader can pick from:
+    'ft_local (model) · tiny · reversals seed 0 · 1ea91f98'."""
     runs = store.query("""
         SELECT r.run_id, r.method, r.aug_source, r.model, r.seed, r.world_id, w.kind,
-               w.seed AS world_seed, r.created_at, count(*) AS statements
-        FROM runs r JOIN augmentations a USING (run_id) LEFT JOIN worlds w USING (world_id)
-        WHERE r.status = 'complete'
+               w.seed AS world_seed, r.created_at, count(a.run_id) AS statements
+        FROM runs r LEFT JOIN augmentations a USING (run_id) LEFT JOIN worlds w USING (world_id)
+        WHERE r.status = 'complete' AND (r.aug_source IS NOT NULL OR a.run_id IS NOT NULL)
         GROUP BY ALL ORDER BY r.created_at DESC""")
     runs["label"] = [run_label(row) for row in runs.itertuples()]
     return runs
@@ -161,9 +164,9 @@ def run_label(row) -> str:
 
 @dataclass
 class Audit:
-    statements: pd.DataFrame  # one row per statement, with `audit` and the run's `label`
-    summary: pd.DataFrame  # one row per run (SUMMARY_COLUMNS plus label and aug_source)
-    counts: pd.DataFrame  # run_id, audit, count, label, aug_source
+    statements: pd.DataFrame  # one row per statement, with `audit` and `run` (the run's label)
+    summary: pd.DataFrame  # one row per run: SUMMARY_COLUMNS, run, aug_source
+    counts: pd.DataFrame  # run_id, audit, count, run, aug_source
 
 
 def load_audit(store: Store, runs: pd.DataFrame) -> Audit:
@@ -171,8 +174,9 @@ def load_audit(store: Store, runs: pd.DataFrame) -> Audit:
     run_ids = list(runs["run_id"])
     statements = with_audit(store.augmentations(run_ids))
     items = {run_id: store.predictions(run_id) for run_id in run_ids}
-    info = runs[["run_id", "label", "aug_source"]]
-    summary = summarize(statements, store.run_costs(run_ids), items).merge(info, on="run_id")
+    # `label` is already the judge's label of a statement; the run's label is `run` here.
+    info = runs[["run_id", "label", "aug_source"]].rename(columns={"label": "run"})
+    summary = summarize(statements, store.run_costs(run_ids), items, run_ids).merge(info, on="run_id")
     counts = label_counts(statements).merge(info, on="run_id")
-    statements = statements.merge(info[["run_id", "label"]], on="run_id")
+    statements = statements.merge(info[["run_id", "run"]], on="run_id")
     return Audit(statements, summary, counts)

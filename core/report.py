@@ -70,7 +70,8 @@ def html_report(tables: Tables, run_ids: Sequence[str], curves: pd.DataFrame | N
     chart_html = [fig.to_html(full_html=False, include_plotlyjs=index == 0, div_id=div_id,
                               config=charts.CONFIG)
                   for index, (div_id, fig) in enumerate(figures)]
-    settings = runs[list(SETTINGS_COLUMNS)].rename(columns=SETTINGS_COLUMNS)
+    settings = (runs[list(SETTINGS_COLUMNS)].rename(columns=SETTINGS_COLUMNS)
+                .to_html(index=False, na_rep="", float_format="{:.4g}".format))
     return "\n".join([
         "<!DOCTYPE html>", "<html><head><meta charset='utf-8'>",
         f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
@@ -80,7 +81,7 @@ def html_report(tables: Tables, run_ids: Sequence[str], curves: pd.DataFrame | N
         "hover a chart for details, its camera icon downloads it as an image.</p>",
         "<h2>Charts</h2>", *chart_html,
         "<h2>Accuracy per split</h2>", _accuracy_table(metrics, runs),
-        "<h2>Runs and their settings</h2>", settings.to_html(index=False, na_rep="", float_format="{:.4g}".format),
+        "<h2>Runs and their settings</h2>", settings,
         "</body></html>"])
 
 

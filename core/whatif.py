@@ -186,7 +186,8 @@ def query_grid(user_q: float, break_evens: Sequence[float | None], points: int =
 
 def break_even_table(calibration: pd.DataFrame, price: float) -> pd.DataFrame:
     """One row per fine-tuning method: break-even Q against ICL in FLOPs and in time (money
-    gives the same Q as time: the price cancels), with min..max over run pairs and verdicts."""
+    gives the same Q as time: the price cancels; NaN where the lines don't cross), with
+    min..max over run pairs and a verdict. Empty without an ICL run."""
     icl_runs = calibration[calibration["method"] == ICL]
     if icl_runs.empty:
         return pd.DataFrame()
@@ -200,7 +201,7 @@ def break_even_table(calibration: pd.DataFrame, price: float) -> pd.DataFrame:
             args = _pair(ft, icl, unit, price)
             q = break_even(*args)
             low, high = _interval(icl_runs, ft_runs, unit, price)
-            row[f"break-even Q ({name})"] = q
+            row[f"break-even Q ({name})"] = math.nan if q is None else q
             row[f"range over runs ({name})"] = (f"{format_q(low)} – {format_q(high)}"
                                                 if (len(icl_runs) > 1 or len(ft_runs) > 1) else "")
             row[f"verdict ({name})"] = verdict(q, *args)

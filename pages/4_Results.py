@@ -1,54 +1,75 @@
-"""Results: accuracy per split with 95% intervals, held-out accuracy against compute, and the
-table of runs. Reads the store through core.store and draws; no science here."""
+"""Results: held-out accuracy against compute with the Pareto frontier, accuracy per split with
+95% intervals, loss curves of chosen runs, a per-item browser for one run, and the table of
+runs. Reads the store through core and draws; the view lives in the link (st.query_params)."""
 
 from pathlib import Path
 
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
+from core import analysis, charts
 from core.errors import LabError
 from core.paths import default_db_path
 from core.store import Store
 
 RUN_COMMAND = ("python -m core run --world reversals "
                "--methods pretrained,icl,ft,ft_local,ft_global,ft_local_global")
-X_AXES = {"flops": "total compute (FLOPs, log scale)", "seconds": "total time (seconds)"}
-ACCURACY = "accuracy (fraction correct)"
 
 st.set_page_config(page_title="Results · ICL vs fine-tuning lab", layout="wide")
 st.title("Results")
 
 
 @st.cache_data(ttl=10, show_spinner="Reading the database…")
-def load(db: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    store = Store(db)
-    return store.runs(), store.metrics(), store.run_totals()
+def load(db: str) -> analysis.Tables:
+    return analysis.load_tables(Store(db))
 
 
-def with_label(frame: pd.DataFrame) -> pd.DataFrame:
-    """Method name, with the augmentation source when there is one: 'ft_local (oracle)'."""
-    frame = frame.copy()
-    frame["label"] = [m if pd.isna(a) else f"{m} ({a})"
-                      for m, a in zip(frame["method"], frame["aug_source"])]
-    return frame
+@st.cache_data(ttl=10, show_spinner=False)
+def load_curves(db: str, run_ids: tuple[str, ...]) -> pd.DataFrame:
+    return analysis.loss_table(Store(db), run_ids)
 
 
-def choose(column, label: str, values: pd.Series, allow_all: bool = False):
+@st.cache_data(ttl=10, show_spinner=False)
+def load_items(db: str, run_id: str) -> pd.DataFrame:
+    return analysis.item_table(Store(db).predictions(run_id))
+
+
+def from_link(key: str, options: list, default, many: bool = False) -> None:
+    """Start a widget from the link's value (once per session), so a copied link reopens this
+    view; values the data no longer has fall back to the default."""
+    if key in st.session_state:
+        return
+    if many:
+        chosen = [v for v in st.query_params.get(key, "").split(",") if v in options]
+        st.session_state[key] = chosen or default
+    else:
+        value = st.query_params.get(key)
+        st.session_state[key] = value if value in options else default
+
+
+def to_link(key: str, value) -> None:
+    value = ",".join(value) if isinstance(value, list) else value
+    if value in (None, "", False):
+        st.query_params.pop(key, None)
+    else:
+        st.query_params[key] = str(value)
+
+
+def choose(column, key: str, label: str, values: pd.Series, allow_all: bool = False):
     """A selectbox when there is a choice to make; None (no filter) otherwise."""
     options = list(dict.fromkeys(values.dropna()))  # distinct, latest run's value last
     if len(options) <= 1:
         return None
     options = (["all"] if allow_all else []) + sorted(options)
-    default = options.index(values.dropna().iloc[-1]) if not allow_all else 0
-    return column.selectbox(label, options, index=default)
+    from_link(key, options, "all" if allow_all else values.dropna().iloc[-1])
+    value = column.selectbox(label, options, key=key)
+    to_link(key, value)
+    return value
 
 
-# The database path and the x axis live in the URL, so a copied link reopens this view.
+# The database path and every choice below live in the URL, so a copied link reopens this view.
 if "db" not in st.session_state:
     st.session_state.db = st.query_params.get("db") or str(default_db_path())
-if "x" not in st.session_state:
-    st.session_state.x = st.query_params.get("x") if st.query_params.get("x") in X_AXES else "flops"
 db = st.text_input("Database file", key="db")
 st.query_params["db"] = db
 
@@ -57,19 +78,20 @@ if not Path(db).is_file():
     st.info(no_results)
     st.stop()
 try:
-    runs, metrics, totals = load(db)
+    tables = load(db)
 except LabError as error:
     st.error(str(error))
     st.stop()
+runs = tables.runs
 
-if runs[runs["status"] == "complete"].empty:
+if tables.complete.empty:
     st.info(no_results)
 else:
-    complete = runs[runs["status"] == "complete"]
+    complete = tables.complete
     columns = st.columns(3)
-    kind = choose(columns[0], "world kind", complete["kind"])
-    model = choose(columns[1], "model", complete["model"])
-    source = choose(columns[2], "augmentation source", complete["aug_source"], allow_all=True)
+    kind = choose(columns[0], "kind", "world kind", complete["kind"])
+    model = choose(columns[1], "model", "model", complete["model"])
+    source = choose(columns[2], "source", "augmentation source", complete["aug_source"], allow_all=True)
 
     def keep(frame: pd.DataFrame) -> pd.DataFrame:
         mask = pd.Series(True, index=frame.index)
@@ -79,48 +101,74 @@ else:
             mask &= frame["model"] == model
         if source not in (None, "all"):  # methods without augmentation stay for comparison
             mask &= frame["aug_source"].isna() | (frame["aug_source"] == source)
-        return with_label(frame[mask])
+        return frame[mask]
 
-    # a. Accuracy per split: several runs of one method pool into their mean, with the widest
-    # interval (lowest low, highest high) so no run's uncertainty is hidden.
-    acc = (keep(metrics).groupby(["label", "split"], sort=False)
-           .agg(accuracy=("accuracy", "mean"), low=("low", "min"), high=("high", "max"),
-                chance=("chance", "mean"), runs=("run_id", "nunique"))
-           .reset_index())
-    acc["above"] = acc["high"] - acc["accuracy"]
-    acc["below"] = acc["accuracy"] - acc["low"]
-    fig = px.bar(acc, x="split", y="accuracy", color="label", barmode="group",
-                 error_y="above", error_y_minus="below",
-                 hover_data={"low": ":.2f", "high": ":.2f", "runs": True,
-                             "above": False, "below": False},
-                 title="Accuracy per split, with 95% intervals and chance (dashed)",
-                 labels={"split": "split", "accuracy": ACCURACY, "label": "method"})
-    chances = acc.groupby("chance")["split"].unique()
-    for chance, splits in chances.items():
-        where = f" ({', '.join(splits)})" if len(chances) > 1 else ""
-        fig.add_hline(y=chance, line_dash="dash", line_color="gray",
-                      annotation_text=f"chance {chance:.2f}{where}")
-    fig.update_yaxes(range=[0, 1.05])
-    st.plotly_chart(fig)
+    shown = keep(complete)
 
-    # b. Held-out accuracy against compute, one point per run.
-    x = st.radio("x axis", list(X_AXES), key="x", horizontal=True, format_func=X_AXES.get)
-    st.query_params["x"] = x
-    points = keep(totals).dropna(subset=["heldout_accuracy", x])
-    points = points[points[x] > 0] if x == "flops" else points  # a log axis has no zero
-    fig = px.scatter(points, x=x, y="heldout_accuracy", color="label", log_x=x == "flops",
-                     hover_data=["run_id", "model", "world_id"],
-                     title="Held-out accuracy vs compute, one point per run",
-                     labels={x: X_AXES[x], "heldout_accuracy": "held-out " + ACCURACY,
-                             "label": "method", "world_id": "world"})
-    fig.update_yaxes(range=[-0.05, 1.05])
-    st.plotly_chart(fig)
+    # a. Held-out accuracy against compute, with the Pareto frontier.
+    st.subheader("Generalization against compute")
+    from_link("x", list(charts.X_AXES), "flops")
+    x = st.radio("x axis", list(charts.X_AXES), key="x", horizontal=True, format_func=charts.X_AXES.get)
+    to_link("x", x)
+    st.plotly_chart(charts.compute_chart(shown, x), config=charts.CONFIG)
+    st.caption("Held-out accuracy is measured on the world's held-out splits (items never stated "
+               "in training, such as reversals). The dashed step line is the Pareto frontier: the "
+               "runs no other run beats with both higher-or-equal accuracy and lower-or-equal "
+               "compute. The camera icon in each chart's toolbar downloads it as an SVG image.")
 
-# c. Every run, newest first, failed ones with their error.
+    # b. Accuracy per split: runs of one method pool into their mean, with the widest interval.
+    st.subheader("Accuracy per split")
+    st.plotly_chart(charts.accuracy_chart(analysis.pool_by_label(keep(tables.metrics))),
+                    config=charts.CONFIG)
+    st.caption("Bars pool every run of a method (mean accuracy); the error bar spans the widest "
+               "95% Wilson interval of those runs. The dashed line is chance: a model that learned "
+               "nothing sits there. The Runs page pools seeds properly, per setting.")
+
+    # c. Loss curves of several runs on one chart.
+    st.subheader("Training loss")
+    trained = shown[shown["has_loss_curve"]].iloc[::-1]  # newest first
+    if trained.empty:
+        st.info("None of these runs was fine-tuned, so there are no loss curves.")
+    else:
+        labels = dict(zip(trained["run_id"], trained["run_label"]))
+        from_link("runs", list(labels), list(labels)[:3], many=True)
+        chosen = st.multiselect("runs to draw", list(labels), key="runs", format_func=labels.get)
+        to_link("runs", chosen)
+        if chosen:
+            st.plotly_chart(charts.loss_chart(load_curves(db, tuple(chosen))), config=charts.CONFIG)
+
+    # d. Every item of one run.
+    st.subheader("Items of one run")
+    labels = dict(zip(shown["run_id"].iloc[::-1], shown["run_label"].iloc[::-1]))
+    if labels:
+        from_link("run", list(labels), next(iter(labels)))
+        left, middle, right = st.columns([3, 2, 1])
+        run_id = left.selectbox("run", list(labels), key="run", format_func=labels.get)
+        to_link("run", run_id)
+        items = load_items(db, run_id)
+        splits = ["all", *sorted(items["split"].unique())]
+        from_link("split", splits, "all")
+        split = middle.selectbox("split", splits, key="split")
+        to_link("split", None if split == "all" else split)
+        if "wrong" not in st.session_state:
+            st.session_state.wrong = st.query_params.get("wrong") == "1"
+        wrong = right.toggle("wrong only", key="wrong")
+        to_link("wrong", "1" if wrong else None)
+        view = items if split == "all" else items[items["split"] == split]
+        view = view[~view["right"]] if wrong else view
+        st.caption(f"{len(view)} of {len(items)} items. Choices show each one's log-probability "
+                   "after the prompt; the highest is chosen. Margin: the right answer's "
+                   "log-probability minus the best other choice (below 0 when wrong). Facts: the "
+                   "world's facts the item needs.")
+        st.dataframe(view, hide_index=True, key="items",
+                     column_config={"margin": st.column_config.NumberColumn(format="%.2f")})
+
+# e. Every run, newest first, failed ones with their error.
 if runs.empty:
     st.stop()
-st.subheader("Runs")
-table = with_label(runs).sort_values("created_at", ascending=False)
-st.dataframe(table[["run_id", "status", "error", "label", "model", "kind", "created_at"]],
-             hide_index=True,
-             column_config={"label": "method", "kind": "world", "created_at": "created (UTC)"})
+with st.expander("All runs", expanded=tables.complete.empty):
+    table = runs.sort_values("created_at", ascending=False)
+    st.dataframe(table[["run_id", "status", "error", "label", "model", "kind", "created_at"]],
+                 hide_index=True,
+                 column_config={"label": "method", "kind": "world", "created_at": "created (UTC)"})
+    st.page_link("pages/3_Runs.py", label="Sort, filter and group the runs on the Runs page")

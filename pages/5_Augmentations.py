@@ -60,19 +60,24 @@ st.query_params["db"] = db
 
 no_runs = (f"No complete run with augmentations in {db} yet. Fine-tune with augmentations "
            "from each source, then come back:")
-if not Path(db).is_file():
+
+
+def say_how_to_get_runs() -> None:
     st.info(no_runs)
     st.code(RUN_COMMAND, language="bash")
+    st.page_link("pages/2_Experiments.py", label="Or launch them from the Experiments page")
     st.stop()
+
+
+if not Path(db).is_file():
+    say_how_to_get_runs()
 try:
     runs = load_runs(db)
 except LabError as error:
     st.error(str(error))
     st.stop()
 if runs.empty:
-    st.info(no_runs)
-    st.code(RUN_COMMAND, language="bash")
-    st.stop()
+    say_how_to_get_runs()
 
 labels = dict(zip(runs["run_id"], runs["label"]))
 if "runs" not in st.session_state:
@@ -95,11 +100,11 @@ except LabError as error:
 st.subheader("What each run's augmentation produced")
 summary = result.summary.set_index("run_id").loc[selected].reset_index()
 st.dataframe(
-    summary[["label", "aug_source", "generated", "parsed", "precision", "hallucination_rate",
+    summary[["run", "aug_source", "generated", "parsed", "precision", "hallucination_rate",
              "coverage", "new_true", "flops_per_new_fact", "seconds_per_new_fact"]],
     hide_index=True,
     column_config={
-        "label": "run", "aug_source": "source",
+        "aug_source": "source",
         "generated": st.column_config.NumberColumn("statements generated"),
         "parsed": st.column_config.NumberColumn("parsed", help="statements the judge could read"),
         "precision": st.column_config.NumberColumn("precision", format="percent",
@@ -119,14 +124,21 @@ st.dataframe(
 st.caption("Empty cells are undefined: nothing parsed, or no true new fact to divide by. "
            "The oracle reads its inferences from the world, so its compute is near zero.")
 
-counts = result.counts.set_index("run_id").loc[selected].reset_index()
+silent = summary.loc[summary["generated"] == 0, "run"]
+if len(silent):
+    st.warning("Wrote no statement: " + "; ".join(silent) + ". Small models often write nothing "
+               "the world can parse; the oracle source shows what a perfect writer would add.")
+
+counts = result.counts[result.counts["run_id"].isin(selected)]
+if counts.empty:
+    st.stop()
 both_sources = counts["aug_source"].nunique() > 1
-fig = px.bar(counts, x="label", y="count", color="audit", barmode="stack",
+fig = px.bar(counts, x="run", y="count", color="audit", barmode="stack",
              facet_col="aug_source" if both_sources else None,
-             category_orders={"audit": audit.AUDIT_ORDER}, color_discrete_map=COLORS,
+             category_orders={"audit": audit.AUDIT_ORDER, "run": list(summary["run"])},
+             color_discrete_map=COLORS,
              title="Statements per run by audit label" + (", oracle vs model" if both_sources else ""),
-             labels={"label": "run", "count": "statements (count)", "audit": "audit label",
-                     "aug_source": "source"})
+             labels={"count": "statements (count)", "audit": "audit label", "aug_source": "source"})
 if both_sources:  # each source's panel shows only its own runs
     fig.update_xaxes(matches=None, showticklabels=True)
 st.plotly_chart(fig, config=DOWNLOAD)
@@ -148,8 +160,8 @@ st.query_params["audit"] = ",".join(k for k, name in AUDIT_KEYS.items() if name 
 st.query_params["scope"] = ",".join(scopes)
 
 shown = audit.filter_statements(result.statements, audits, scopes)
-st.dataframe(shown[["label", "scope", "source", "audit", "statement"]], hide_index=True,
-             column_config={"label": "run"})
+st.dataframe(shown[["run", "scope", "source", "audit", "statement"]], hide_index=True)
 st.caption(f"{len(shown)} of {len(result.statements)} statements.")
 st.download_button("Download these statements (CSV)", shown.to_csv(index=False),
                    file_name="augmentations.csv", mime="text/csv")
+st.page_link("pages/6_What_if.py", label="What would each method cost at your number of queries?")

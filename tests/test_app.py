@@ -5,6 +5,7 @@ import json
 from datetime import datetime, timedelta
 
 import duckdb
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -13,33 +14,50 @@ from core.store import Store
 
 TIMEOUT = 60
 HOME = str(REPO_ROOT / "app.py")
-RESULTS = str(REPO_ROOT / "pages" / "4_Results.py")
+RESULTS = "pages/4_Results.py"
+RUNS = "pages/3_Runs.py"
+COMPARE = "pages/7_Compare.py"
+SHARE = "pages/8_Share.py"
 METHODS = [("pretrained", None, 0.40, 0.0), ("icl", None, 0.15, 0.0), ("ft", None, 0.0, 2e12),
            ("ft_local", "oracle", 1.0, 3e12), ("ft_global", "oracle", 0.9, 3e12),
            ("ft_local_global", "oracle", 1.0, 4e12)]
+# Extra training seeds of the same settings, so grouping over seeds has n > 1.
+SEEDS = {"ft": (0, 1, 2), "ft_local": (0, 1, 2)}
+FT_SETTINGS = {"ft": {"mode": "full", "splitting": "none", "epochs": 8, "lr": 2e-4, "batch_size": 8,
+                      "warmup_steps": 4, "weight_decay": 0.0, "lora_rank": 16, "lora_alpha": 32,
+                      "max_steps": 0, "seed": 0}}
+N_RUNS = 6 + 4 + 1  # six methods, four extra seeds, one failed run
 
 
 def fill(path):
-    """A database with one world, six complete runs and one failed one, shaped like real ones."""
+    """A database with one world, ten complete runs (two settings with three seeds each) and
+    one failed one, shaped like real ones: metrics, predictions, costs, loss curves."""
     Store(path)  # creates the schema
     world = "reversals:0:{}"
     start = datetime(2026, 11, 1, 12, 0)
     con = duckdb.connect(str(path))
-    con.execute("INSERT INTO worlds VALUES (?, 'reversals', 'quick', 0, '{}', ?, 20, 20, ?)",
-                [world, json.dumps({"forward": 20, "reversal": 20}), start])
-    con.executemany("INSERT INTO items VALUES (?, ?, ?, 'x are', '[\" a\", \" b\"]', 0, '[]', ?)",
-                    [[world, f"{split}{k}", split, split == "reversal"]
+    con.execute("INSERT INTO worlds VALUES (?, 'reversals', 'quick', 0, ?, ?, 20, 20, ?)",
+                [world, json.dumps({"n_facts": 20, "chain_length": 3}),
+                 json.dumps({"forward": 20, "reversal": 20}), start])
+    con.executemany("INSERT INTO items VALUES (?, ?, ?, 'x are', '[\" a\", \" b\"]', 0, ?, ?)",
+                    [[world, f"{split}{k}", split, json.dumps([f"f{k}"]), split == "reversal"]
                      for split in ("forward", "reversal") for k in range(20)])
-    for i, (method, source, reversal, train_flops) in enumerate(METHODS):
+    runs = [(m, s, r, f, seed) for m, s, r, f in METHODS for seed in SEEDS.get(m, (0,))]
+    for i, (method, source, reversal, train_flops, seed) in enumerate(runs):
         run = f"run{i}"
         created = start + timedelta(minutes=i)
-        con.execute("INSERT INTO runs VALUES (?, ?, ?, 'default', ?, 0, '{}', 'complete', NULL, "
-                    "1, ?, ?, '{}')", [run, world, method, source, created, created])
+        settings = {"icl_max_tokens": 0} if method == "icl" else {}
+        settings = FT_SETTINGS if method.startswith("ft") else settings
+        extra = {"per_query_flops": 4e10, "train_steps": 40} if train_flops else {"per_query_flops": 4e10}
+        con.execute("INSERT INTO runs VALUES (?, ?, ?, 'default', ?, ?, ?, 'complete', NULL, "
+                    "1, ?, ?, ?)", [run, world, method, source, seed, json.dumps(settings), created,
+                                    created, json.dumps(extra)])
+        reversal = max(0.0, reversal - 0.05 * seed)  # seeds differ a little
         forward = 1.0 if method.startswith("ft") else 0.5
         for split, accuracy in [("forward", forward), ("reversal", reversal)]:
             correct = round(accuracy * 20)
             con.execute("INSERT INTO metrics VALUES (?, ?, 20, ?, ?, ?, ?, 0.5)",
-                        [run, split, correct, accuracy, max(0, accuracy - 0.2),
+                        [run, split, correct, correct / 20, max(0, accuracy - 0.2),
                          min(1, accuracy + 0.2)])
             con.executemany("INSERT INTO predictions VALUES (?, ?, ?, '[-1.0, -2.0]', ?, 0, ?)",
                             [[run, f"{split}{k}", split, 0 if k < correct else 1, k < correct]
@@ -47,6 +65,8 @@ def fill(path):
         phases = [("evaluate", 4e10 * (20 if method == "icl" else 1), 3.0)]
         if train_flops:
             phases.append(("train", train_flops, 60.0))
+            con.executemany("INSERT INTO loss_curves VALUES (?, ?, ?, ?)",
+                            [[run, step, 3.0 / step, 100 * step] for step in range(1, 11)])
         if source:
             phases.append(("augment", 1e11, 10.0))
         con.executemany("INSERT INTO costs VALUES (?, ?, 1000, ?, ?, 900.0, 'cpu')",
@@ -55,6 +75,24 @@ def fill(path):
                 "'out of memory', 1, ?, ?, NULL)", [world, start, start])
     con.close()
     return path
+
+
+def open_page(page: str, **params: str) -> AppTest:
+    """A page as the app serves it (entered through app.py, so page links resolve), with the
+    given link parameters, run once."""
+    at = AppTest.from_file(HOME, default_timeout=TIMEOUT).switch_page(page)
+    for key, value in params.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def chart_specs(at: AppTest) -> list[str]:
+    return [chart.proto.spec for chart in at.get("plotly_chart")]
+
+
+def frame(at: AppTest, column: str) -> pd.DataFrame:
+    """The first data frame shown with this column."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
 
 
 @pytest.fixture(autouse=True)
@@ -80,9 +118,7 @@ def test_home_shows_the_headline_chart_when_there_are_runs(data_dir):
 
 
 def test_results_without_a_database_says_what_to_run(data_dir):
-    at = AppTest.from_file(RESULTS, default_timeout=TIMEOUT)
-    at.query_params["db"] = str(data_dir / "missing.duckdb")
-    at.run()
+    at = open_page(RESULTS, db=str(data_dir / "missing.duckdb"))
     assert not at.exception
     assert "python -m core run" in at.info[0].value
     assert not at.get("plotly_chart")
@@ -91,16 +127,14 @@ def test_results_without_a_database_says_what_to_run(data_dir):
 
 def test_results_on_an_empty_database_says_what_to_run(data_dir):
     Store(data_dir / "lab.duckdb")
-    at = AppTest.from_file(RESULTS, default_timeout=TIMEOUT).run()
+    at = open_page(RESULTS)
     assert not at.exception
     assert "python -m core run" in at.info[0].value
 
 
 def test_results_on_a_file_that_is_not_a_database_shows_an_error(data_dir):
     (data_dir / "notes.duckdb").write_text("not a database")
-    at = AppTest.from_file(RESULTS, default_timeout=TIMEOUT)
-    at.query_params["db"] = str(data_dir / "notes.duckdb")
-    at.run()
+    at = open_page(RESULTS, db=str(data_dir / "notes.duckdb"))
     assert not at.exception
     assert "cannot open database" in at.error[0].value
 
@@ -108,16 +142,129 @@ def test_results_on_a_file_that_is_not_a_database_shows_an_error(data_dir):
 @pytest.mark.parametrize("x", ["flops", "seconds"])
 def test_results_draw_the_charts_and_the_runs_table(data_dir, x):
     path = fill(data_dir / "results.duckdb")
-    at = AppTest.from_file(RESULTS, default_timeout=TIMEOUT)
-    at.query_params["db"] = str(path)
-    at.query_params["x"] = x
-    at.run()
+    at = open_page(RESULTS, db=str(path), x=x)
     assert not at.exception
     assert len(at.get("plotly_chart")) >= 2
     assert at.radio[0].value == x
-    table = at.dataframe[0].value
-    assert len(table) == 7 and "out of memory" in set(table["error"])
+    table = frame(at, "error")
+    assert len(table) == N_RUNS and "out of memory" in set(table["error"])
     assert "ft_local (oracle)" in set(table["label"])
+
+
+def test_results_draw_the_frontier_loss_curves_and_items_from_the_link(data_dir):
+    path = fill(data_dir / "lab.duckdb")
+    at = open_page(RESULTS, db=str(path), runs="run2,run5", run="run1", split="reversal", wrong="1")
+    assert not at.exception
+    specs = chart_specs(at)
+    assert len(specs) == 3 and "Pareto frontier" in specs[0] and "Training loss" in specs[2]
+    assert at.multiselect(key="runs").value == ["run2", "run5"]
+    items = frame(at, "chosen")
+    assert len(items) == 17 and not items["right"].any()  # icl got 3 of 20 reversals right
+    at.toggle(key="wrong").set_value(False).run()
+    assert len(frame(at, "chosen")) == 20 and "wrong" not in at.query_params
+    at.selectbox(key="split").set_value("all").run()
+    assert len(frame(at, "chosen")) == 40
+
+
+def test_results_default_to_the_newest_fine_tuned_runs_and_keep_the_choice_in_the_link(data_dir):
+    fill(data_dir / "lab.duckdb")
+    at = open_page(RESULTS)
+    assert at.multiselect(key="runs").value == ["run9", "run8", "run7"]
+    at.multiselect(key="runs").set_value(["run3"]).run()
+    assert not at.exception and at.query_params["runs"] in ("run3", ["run3"])
+
+
+@pytest.mark.parametrize("page", [RUNS, COMPARE, SHARE])
+def test_pages_on_an_empty_database_say_what_to_run(data_dir, page):
+    Store(data_dir / "lab.duckdb")
+    at = open_page(page)
+    assert not at.exception and not at.get("plotly_chart")
+    assert "python -m core run" in at.info[0].value
+
+
+@pytest.mark.parametrize("page", [RUNS, COMPARE, SHARE])
+def test_pages_without_a_database_say_what_to_run(data_dir, page):
+    at = open_page(page, db=str(data_dir / "missing.duckdb"))
+    assert not at.exception and "python -m core run" in at.info[0].value
+    assert not (data_dir / "missing.duckdb").exists()
+
+
+@pytest.mark.parametrize("page", [RUNS, COMPARE, SHARE])
+def test_pages_on_a_file_that_is_not_a_database_show_an_error(data_dir, page):
+    (data_dir / "notes.duckdb").write_text("not a database")
+    at = open_page(page, db=str(data_dir / "notes.duckdb"))
+    assert not at.exception and "cannot open database" in at.error[0].value
+
+
+def test_runs_lists_every_run_and_filters_them(data_dir):
+    fill(data_dir / "lab.duckdb")
+    at = open_page(RUNS)
+    assert not at.exception
+    table = frame(at, "error")
+    assert len(table) == N_RUNS and "out of memory" in set(table["error"])
+    assert {"accuracy: forward", "accuracy: reversal", "heldout_accuracy"} <= set(table.columns)
+    at.multiselect(key="method").set_value(["ft"]).run()
+    assert len(frame(at, "error")) == 4 and at.query_params["method"] in ("ft", ["ft"])
+    at.multiselect(key="status").set_value(["failed"]).run()
+    assert frame(at, "error")["run_id"].tolist() == ["bad"]
+
+
+def test_runs_filters_come_from_the_link(data_dir):
+    fill(data_dir / "lab.duckdb")
+    at = open_page(RUNS, source="oracle", status="complete")
+    table = frame(at, "error")
+    assert len(table) == 5 and all(label.endswith("(oracle)") for label in table["label"])
+
+
+def test_runs_grouped_over_seeds(data_dir):
+    fill(data_dir / "lab.duckdb")
+    at = open_page(RUNS, view="grouped over seeds")
+    assert not at.exception
+    groups = frame(at, "heldout_mean").set_index("label")
+    assert len(groups) == 6 and groups.loc["ft_local (oracle)", "runs"] == 3
+    assert groups.loc["ft_local (oracle)", "heldout_mean"] == pytest.approx(0.95)
+    assert groups.loc["icl", "runs"] == 1
+
+
+def test_compare_shows_settings_side_by_side_and_only_the_differences(data_dir):
+    fill(data_dir / "lab.duckdb")
+    at = open_page(COMPARE, runs="run2,run3")
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["ft · seed 0 · run2", "ft · seed 1 · run3"]
+    assert "ft lr" in table.index and "train: FLOPs" in table.index
+    assert len(at.get("plotly_chart")) == 1 and "Accuracy per split" in chart_specs(at)[0]
+    at.toggle(key="diff").set_value(True).run()
+    assert at.dataframe[0].value.index.tolist() == ["training seed"]
+    assert at.query_params["diff"] in ("1", ["1"])
+
+
+def test_compare_defaults_to_the_two_newest_runs_and_keeps_the_choice_in_the_link(data_dir):
+    fill(data_dir / "lab.duckdb")
+    at = open_page(COMPARE)
+    assert at.multiselect(key="runs").value == ["run9", "run8"]
+    at.multiselect(key="runs").set_value(["run1", "run5", "bad"]).run()
+    assert not at.exception and at.query_params["runs"] in ("run1,run5,bad", ["run1,run5,bad"])
+    assert at.dataframe[0].value.shape[1] == 3
+
+
+def test_share_offers_the_report_the_exports_and_a_link(data_dir):
+    fill(data_dir / "lab.duckdb")
+    at = open_page(SHARE)
+    assert not at.exception
+    labels = [b.label for b in at.get("download_button")]
+    assert labels == ["HTML report", "metrics (CSV)", "metrics (Parquet)"]
+    assert len(frame(at, "split")) == 2 * (N_RUNS - 1)  # every complete run by default
+    link = next(t.value for t in at.text_input if t.label == "link to this view")
+    assert link.endswith("/Compare?runs=run9,run8,run7,run6,run5,run4,run3,run2,run1,run0")
+    assert any("camera icon" in c.value for c in at.caption)
+
+
+def test_share_starts_from_the_link_selection(data_dir):
+    fill(data_dir / "lab.duckdb")
+    at = open_page(SHARE, runs="run1,run5")
+    assert not at.exception and len(frame(at, "split")) == 4
+    assert "?runs=run1,run5" in [c.value for c in at.code]
 
 
 WORLDS = str(REPO_ROOT / "pages" / "1_Worlds.py")

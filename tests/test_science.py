@@ -41,3 +41,13 @@ def test_icl_on_the_small_default_model_is_reported(accuracy, capsys):
     # The study's ICL generalizes to reversals; at 135M it copies the trained comparative.
     print(f"ICL reversal accuracy on the default model: {reversal:.2f} (chance 0.5)")
     assert accuracy["icl"]["forward"].accuracy >= 0.9  # it does read its context
+
+
+@pytest.mark.parametrize("kind", ["syllogisms", "celebrities", "semantic", "family", "custom"])
+def test_pretrained_model_is_at_chance_on_every_kind(kind, default_lm):
+    """The contamination check: nonsense words leave a pretrained model nothing to know."""
+    world = build_world(kind, 0, "quick")
+    result = execute(RunSpec(method="pretrained", world_kind=kind), world, default_lm)
+    for metric in result.metrics:
+        print(kind, metric.split, round(metric.accuracy, 2), "chance", round(metric.chance, 2))
+        assert metric.low <= metric.chance <= metric.high, metric

@@ -1,0 +1,292 @@
+"""Experiments: choose a world, methods, model, seeds and training settings, launch them as
+background jobs, and watch the queue (progress with ETA, log, cancel, rerun). Jobs are
+processes of their own: closing the page or restarting the app does not stop them."""
+
+import json
+import shlex
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from core import jobs
+from core.errors import LabError
+from core.methods.augment import SOURCES
+from core.methods.finetune import SPLITTINGS, FTConfig
+from core.paths import REPO_ROOT, default_db_path
+from core.runner import METHODS
+from core.store import Store
+from core.worlds import describe_params, get_kind, kind_names
+
+SHOWN_JOBS = 20
+STATE_ICONS = {"queued": "⏳", "running": "▶️", "finished": "✅", "failed": "❌", "cancelled": "⏹️"}
+MODELS = {"default": "default (SmolLM2-135M)", "tiny": "tiny (random weights, plumbing only)",
+          "folder": "a model folder or hub id"}
+
+st.set_page_config(page_title="Experiments · ICL vs fine-tuning lab", layout="wide")
+st.title("Experiments")
+st.caption("Pick a world and the methods to compare, launch, and watch. Each training seed is one "
+           "job; jobs run one at a time, in the order launched, in the background: you can close "
+           "this page and come back.")
+
+params = st.query_params
+db = params.get("db") or str(default_db_path())
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def stored_worlds(db: str) -> pd.DataFrame:
+    if not Path(db).is_file():  # looking must not create a database
+        return pd.DataFrame()
+    return Store(db).query("SELECT world_id, kind, preset, seed, params, n_documents, n_facts "
+                           "FROM worlds ORDER BY created_at DESC")
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def load_interrupted(db: str) -> pd.DataFrame:
+    if not Path(db).is_file():
+        return pd.DataFrame()
+    return jobs.interrupted_runs(Store(db))
+
+
+def parameter_widgets(kind: str, preset: str) -> dict:
+    """One widget per world parameter (as on the Worlds page); returns those changed from the
+    preset."""
+    spec = get_kind(kind)
+    overrides = {}
+    columns = st.columns(3)
+    for index, p in enumerate(describe_params(spec)):
+        column = columns[index % 3]
+        default = spec.presets[preset].get(p["name"], p["default"])
+        key = f"exp-{kind}-{preset}-{p['name']}"
+        if p.get("choices"):
+            value = column.selectbox(p["name"], list(p["choices"]), key=key, help=p["help"],
+                                     index=list(p["choices"]).index(default))
+        elif isinstance(default, bool):
+            value = column.checkbox(p["name"], value=default, key=key, help=p["help"])
+        elif isinstance(default, int):
+            value = column.number_input(p["name"], value=default, step=1, key=key, help=p["help"],
+                                        min_value=p.get("min"), max_value=p.get("max"))
+        elif isinstance(default, float):
+            value = column.number_input(p["name"], value=default, key=key, help=p["help"],
+                                        min_value=p.get("min"), max_value=p.get("max"))
+        else:
+            value = column.text_input(p["name"], value=str(default), key=key, help=p["help"])
+        if value != default:
+            overrides[p["name"]] = value
+    return overrides
+
+
+def new_world() -> dict:
+    kinds = kind_names()
+    left, middle, right = st.columns(3)
+    wanted = params.get("kind", "reversals")
+    kind = left.selectbox("kind", kinds, index=kinds.index(wanted) if wanted in kinds else 0)
+    presets = list(get_kind(kind).presets)
+    wanted = params.get("preset", "quick")
+    preset = middle.selectbox("preset", presets, index=presets.index(wanted) if wanted in presets else 0)
+    seed = int(right.number_input("world seed", min_value=0, max_value=10**6, step=1,
+                                  value=int(params.get("seed", 0)),
+                                  help="the same kind, parameters and seed always give the same world"))
+    st.query_params.update({"kind": kind, "preset": preset, "seed": str(seed)})
+    with st.expander("Parameters"):
+        overrides = parameter_widgets(kind, preset)
+    return {"world_kind": kind, "preset": preset, "world_seed": seed, "overrides": overrides}
+
+
+def stored_world() -> dict | None:
+    try:
+        worlds = stored_worlds(db)
+    except LabError as error:
+        st.error(str(error))
+        return None
+    if worlds.empty:
+        st.info(f"No world is stored in {db} yet: store one on the Worlds page, or choose "
+                "“a new world”.")
+        return None
+    ids = list(worlds.world_id)
+    wanted = params.get("world")
+    rows = {row.world_id: row for row in worlds.itertuples()}
+    world_id = st.selectbox(
+        "stored world", ids, index=ids.index(wanted) if wanted in ids else 0,
+        format_func=lambda w: (f"{rows[w].kind} · seed {rows[w].seed} · {rows[w].preset} · "
+                               f"{rows[w].n_facts} facts, {rows[w].n_documents} documents ({w})"))
+    st.query_params["world"] = world_id
+    row = rows[world_id]
+    stored = json.loads(row.params) if isinstance(row.params, str) else dict(row.params)
+    return {"world_kind": row.kind, "preset": row.preset, "world_seed": int(row.seed),
+            "overrides": jobs.world_overrides(row.kind, row.preset, stored)}
+
+
+# ---------------------------------------------------------------- choosing
+
+st.subheader("1 · World")
+origin = st.radio("world", ["new", "stored"], horizontal=True, label_visibility="collapsed",
+                  index=1 if params.get("world") else 0,
+                  format_func={"new": "a new world", "stored": "a world stored in the database"}.get)
+if origin == "new":
+    params.pop("world", None)
+world = new_world() if origin == "new" else stored_world()
+
+st.subheader("2 · Methods and model")
+methods = st.multiselect("methods", METHODS, default=list(METHODS),
+                         help="pretrained: the contamination check (must sit at chance); icl: the "
+                              "documents in the prompt; ft: fine-tuning; ft_local / ft_global / "
+                              "ft_local_global: fine-tuning with augmentations added")
+left, right = st.columns(2)
+model_choice = left.radio("model", list(MODELS), format_func=MODELS.get, horizontal=True)
+model = model_choice
+if model_choice == "folder":
+    model = left.text_input("model folder or hub id", placeholder="/path/to/model or org/name")
+source = right.selectbox("augmentation source", SOURCES,
+                         help="oracle: the world's own true inferences (an upper bound); model: "
+                              "the model writes them in context, as the study does")
+
+st.subheader("3 · Seeds and training")
+base = FTConfig()
+seeds_text = st.text_input("training seeds", value="0",
+                           help="one job per seed: '0,1,2' or '0-4'. The seed draws the training "
+                                "order, the ICL subsample and the model's augmentations.")
+a, b, c, d, e, f = st.columns(6)
+ft_mode = a.selectbox("fine-tuning", ["full", "lora"], index=["full", "lora"].index(base.mode))
+splitting = b.selectbox("sentence splitting", SPLITTINGS, index=SPLITTINGS.index(base.splitting))
+epochs = int(c.number_input("epochs", min_value=1, max_value=1000, value=base.epochs, step=1))
+lr = float(d.number_input("learning rate", min_value=1e-7, max_value=0.5, value=base.lr,
+                          step=1e-5, format="%.1e"))
+batch_size = int(e.number_input("batch size", min_value=1, max_value=1024, value=base.batch_size,
+                                step=1))
+icl_max_tokens = int(f.number_input("ICL max tokens", min_value=0, value=0, step=256,
+                                    help="0: as many as the model's context holds"))
+
+st.divider()
+db = st.text_input("Database file", value=db, help="where the runs are stored")
+if db != str(default_db_path()):
+    st.query_params["db"] = db
+
+
+def experiment(seeds: list[int]) -> jobs.Experiment:
+    return jobs.Experiment(**(world or {}), methods=list(methods), model=model.strip(),
+                           aug_source=source, seeds=seeds, ft_mode=ft_mode, splitting=splitting,
+                           epochs=epochs, lr=lr, batch_size=batch_size,
+                           icl_max_tokens=icl_max_tokens)
+
+
+if st.button("Launch", type="primary", disabled=world is None):
+    try:
+        launched = experiment(jobs.parse_seeds(seeds_text)).launch(db)
+        st.success(f"Queued {len(launched)} job{'s' if len(launched) > 1 else ''}: see the queue below.")
+    except LabError as error:
+        st.error(str(error))
+with st.expander("The same from the command line"):
+    try:
+        if world is None:
+            raise LabError("choose a world first")
+        preview = experiment(jobs.parse_seeds(seeds_text))
+        st.code("\n".join(shlex.join(["python", "-m", "core", "run", *preview.run_args(s), "--db", db])
+                          for s in preview.seeds), language="bash")
+    except LabError as error:
+        st.caption(str(error))
+
+
+# ---------------------------------------------------------------- watching
+
+
+def link(page: str, label: str) -> None:
+    """A link to another page, if that page exists in this version of the app."""
+    if (REPO_ROOT / page).exists():
+        st.page_link(page, label=label)
+
+
+def act(action) -> None:
+    """Do what a queue button asks, then redraw the page at once; the outcome is told after
+    the redraw (a message drawn now would vanish with it)."""
+    try:
+        st.session_state["queue_message"] = ("toast", action())
+    except LabError as error:
+        st.session_state["queue_message"] = ("error", str(error))
+    st.rerun()
+
+
+def progress_text(job: dict) -> str:
+    p = job["progress"]
+    if not p or p["phase"] == "starting":
+        return "starting: loading the model and the world…"
+    return (f"run {p['run_index']}/{p['runs_total']} · {p['method']} · {p['phase']} "
+            f"{p['fraction']:.0%} · {job['fraction']:.0%} of the job · "
+            f"ETA {jobs.format_duration(job['eta'])}")
+
+
+def job_card(job: dict) -> None:
+    state, job_id = job["state"], job["job_id"]
+    with st.container(border=True):
+        head, action = st.columns([6, 1])
+        head.markdown(f"{STATE_ICONS[state]} **{job['label']}** — {state}")
+        launched = datetime.fromtimestamp(job["created"]).strftime("%Y-%m-%d %H:%M:%S")
+        head.caption(f"job {job_id} · launched {launched}")
+        if state in jobs.ACTIVE and action.button("Cancel", key=f"cancel-{job_id}"):
+            act(lambda: f"Cancelled {jobs.cancel(job_id)['label']}")
+        elif state not in jobs.ACTIVE and action.button("Rerun", key=f"rerun-{job_id}"):
+            act(lambda: f"Queued again as job {jobs.rerun(job_id)['job_id']}")
+        if job["state"] == "running":
+            st.progress(job["fraction"], text=progress_text(job))
+        elif job["state"] == "queued":
+            st.caption(f"queued: {job['ahead']} job(s) before it" if job.get("ahead")
+                       else "queued: starts next")
+        elif job["state"] == "failed":
+            st.error(job["error"])
+        elif job["state"] == "finished" and job["started"] and job["finished"]:
+            st.caption(f"finished in {jobs.format_duration(job['finished'] - job['started'])}")
+        with st.expander("Command and log"):
+            st.code(job["command"], language="bash")
+            st.code("\n".join(job["log_tail"]) or "(nothing yet)", language=None)
+
+
+def interrupted_section() -> None:
+    try:
+        interrupted = load_interrupted(db)
+    except LabError as error:
+        st.error(str(error))
+        return
+    if interrupted.empty:
+        return
+    st.subheader("Interrupted runs")
+    st.caption("Runs whose process stopped before they ended (cancelled, killed, the machine "
+               "restarted) and that no later run has repeated. Rerun queues the same run again.")
+    for row in interrupted.to_dict("records"):
+        text, action = st.columns([6, 1])
+        source_text = f" ({row['aug_source']})" if isinstance(row["aug_source"], str) else ""
+        text.markdown(f"**{row['method']}**{source_text} on {row['kind']} (world seed "
+                      f"{row['world_seed']}, {row['preset']}) · model {row['model']} · seed "
+                      f"{row['seed']} · started {row['created_at']:%Y-%m-%d %H:%M}")
+        if action.button("Rerun", key=f"rerun-run-{row['run_id']}"):
+            act(lambda row=row: f"Queued as job {jobs.experiment_from_run(row).launch(db)[0]['job_id']}")
+
+
+@st.fragment(run_every=2)
+def queue() -> None:
+    """Redrawn every 2 seconds on its own, so the page above never waits for it."""
+    st.subheader("Queue")
+    kind, message = st.session_state.pop("queue_message", (None, None))
+    if kind == "toast":
+        st.toast(message)
+    elif kind == "error":
+        st.error(message)
+    try:
+        all_jobs = jobs.list_jobs()
+    except LabError as error:
+        st.error(str(error))
+        return
+    if not all_jobs:
+        st.info("No jobs yet. Launch one above, or run the quick demo from the home page.")
+    for job in all_jobs[:SHOWN_JOBS]:
+        job_card(job)
+    if len(all_jobs) > SHOWN_JOBS:
+        st.caption(f"{len(all_jobs) - SHOWN_JOBS} older jobs are not shown (their files are in "
+                   f"{jobs.jobs_dir()}).")
+    if any(job["state"] == "finished" for job in all_jobs):
+        link("pages/3_Runs.py", "See the runs")
+        link("pages/4_Results.py", "See the results")
+    interrupted_section()
+
+
+queue()

@@ -1,0 +1,108 @@
+"""Runs: every run with its status and error, filtered by status, method, model, world kind and
+augmentation source; and the runs grouped by setting, pooled over seeds with 95% intervals.
+Aggregation lives in core.analysis; this page only filters and draws."""
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from core import analysis
+from core.errors import LabError
+from core.paths import default_db_path
+from core.store import Store
+
+RUN_COMMAND = "python -m core run --world reversals --methods pretrained,icl,ft,ft_local"
+# Filter name -> (column of the runs table, label of the widget).
+FILTERS = {"status": ("status", "status"), "method": ("method", "method"), "model": ("model", "model"),
+           "kind": ("kind", "world kind"), "source": ("aug_source", "augmentation source")}
+NONE = "(none)"  # how a missing augmentation source shows in the filter
+
+st.set_page_config(page_title="Runs · ICL vs fine-tuning lab", layout="wide")
+st.title("Runs")
+st.caption("Every run in the database. Click a column header to sort; the filters and the view "
+           "are kept in the page's link.")
+
+
+@st.cache_data(ttl=10, show_spinner="Reading the database…")
+def load(db: str) -> analysis.Tables:
+    return analysis.load_tables(Store(db))
+
+
+def filter_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """Multiselect filters (empty means everything), each starting from the link."""
+    columns = st.columns(len(FILTERS))
+    mask = pd.Series(True, index=runs.index)
+    for (key, (column, label)), place in zip(FILTERS.items(), columns):
+        values = runs[column].astype(object).where(runs[column].notna(), NONE)
+        options = sorted(values.unique())
+        if key not in st.session_state:
+            st.session_state[key] = [v for v in st.query_params.get(key, "").split(",") if v in options]
+        chosen = place.multiselect(label, options, key=key, placeholder="all")
+        if chosen:
+            st.query_params[key] = ",".join(chosen)
+            mask &= values.isin(chosen)
+        else:
+            st.query_params.pop(key, None)
+    return runs[mask]
+
+
+if "db" not in st.session_state:
+    st.session_state.db = st.query_params.get("db") or str(default_db_path())
+db = st.text_input("Database file", key="db")
+st.query_params["db"] = db
+if not Path(db).is_file():
+    st.info(f"No database at {db} yet. Produce runs with:\n\n`{RUN_COMMAND}`")
+    st.stop()
+try:
+    tables = load(db)
+except LabError as error:
+    st.error(str(error))
+    st.stop()
+if tables.runs.empty:
+    st.info(f"No runs in {db} yet. Produce runs with:\n\n`{RUN_COMMAND}`")
+    st.stop()
+
+runs = filter_runs(tables.runs)
+views = ["every run", "grouped over seeds"]
+if "view" not in st.session_state:
+    st.session_state.view = st.query_params.get("view") if st.query_params.get("view") in views else views[0]
+view = st.radio("view", views, key="view", horizontal=True)
+st.query_params["view"] = view
+
+if view == "every run":
+    table = runs.merge(analysis.split_accuracy(tables.metrics).add_prefix("accuracy: "),
+                       left_on="run_id", right_index=True, how="left")
+    shown = ["run_id", "status", "error", "label", "model", "seed", "kind", "preset", "world_seed",
+             "heldout_accuracy", *[c for c in table if c.startswith("accuracy: ")], "flops", "seconds",
+             "created_at", "settings", "world_params"]
+    st.dataframe(table.sort_values("created_at", ascending=False)[shown], hide_index=True, key="runs",
+                 column_config={
+                     "run_id": "run", "label": "method", "seed": "training seed", "kind": "world",
+                     "world_seed": "world seed", "created_at": "created (UTC)",
+                     "heldout_accuracy": st.column_config.NumberColumn("held-out accuracy", format="%.3f"),
+                     "flops": st.column_config.NumberColumn("total FLOPs", format="%.3g"),
+                     "seconds": st.column_config.NumberColumn("total seconds", format="%.1f"),
+                     "world_params": "world parameters"})
+    st.caption(f"{len(runs)} of {len(tables.runs)} runs. Failed runs show their error; a run whose "
+               "process died shows 'interrupted'.")
+else:
+    groups = analysis.group_over_seeds(runs, tables.metrics)
+    if groups.empty:
+        st.info("No complete runs match these filters.")
+        st.stop()
+    number = st.column_config.NumberColumn(format="%.3f")
+    st.dataframe(groups, hide_index=True, key="groups",
+                 column_config={c: number for c in groups if c.endswith((" mean", " low", " high"))}
+                 | {"heldout_mean": st.column_config.NumberColumn("held-out mean", format="%.3f"),
+                    "heldout_low": st.column_config.NumberColumn("held-out 95% low", format="%.3f"),
+                    "heldout_high": st.column_config.NumberColumn("held-out 95% high", format="%.3f"),
+                    "label": "method", "kind": "world", "runs": "seeds (runs)",
+                    "seeds": "seeds (world/training)", "world_params": "world parameters",
+                    "method": None})
+    st.caption("Runs with every setting equal except the world seed and the training seed form one "
+               "row. The interval is mean ± 1.96·sd/√n over the n seeds (it is zero-wide when every "
+               "seed scored the same); with a single seed it is the 95% Wilson interval over that "
+               "run's test items.")
+
+st.page_link("pages/7_Compare.py", label="Compare runs side by side")

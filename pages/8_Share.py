@@ -1,0 +1,96 @@
+"""Share: choose runs, download a self-contained HTML report (opens offline), the metrics as CSV
+or Parquet, and copy a link that reopens the selection. Reports and exports come from
+core.report; this page only offers them."""
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from core import analysis, charts, report
+from core.errors import LabError
+from core.paths import default_db_path
+from core.store import Store
+
+RUN_COMMAND = "python -m core run --world reversals --methods pretrained,icl,ft,ft_local"
+
+st.set_page_config(page_title="Share · ICL vs fine-tuning lab", layout="wide")
+st.title("Share results")
+
+
+@st.cache_data(ttl=10, show_spinner="Reading the database…")
+def load(db: str) -> analysis.Tables:
+    return analysis.load_tables(Store(db))
+
+
+@st.cache_data(ttl=60, show_spinner="Writing the report…")
+def make_report(db: str, run_ids: tuple[str, ...], x: str, title: str) -> str:
+    tables = load(db)
+    trained = tables.runs[tables.runs["run_id"].isin(run_ids) & tables.runs["has_loss_curve"]]
+    curves = analysis.loss_table(Store(db), trained["run_id"].tolist()) if len(trained) else None
+    return report.html_report(tables, run_ids, curves, x=x, title=title)
+
+
+if "db" not in st.session_state:
+    st.session_state.db = st.query_params.get("db") or str(default_db_path())
+db = st.text_input("Database file", key="db")
+st.query_params["db"] = db
+if not Path(db).is_file():
+    st.info(f"No database at {db} yet. Produce runs to share with:\n\n`{RUN_COMMAND}`")
+    st.stop()
+try:
+    tables = load(db)
+except LabError as error:
+    st.error(str(error))
+    st.stop()
+if tables.complete.empty:
+    st.info(f"No complete runs in {db} yet. Produce runs to share with:\n\n`{RUN_COMMAND}`")
+    st.stop()
+
+# The link's selection, else every complete run.
+labels = dict(zip(tables.complete["run_id"].iloc[::-1], tables.complete["run_label"].iloc[::-1]))
+if "runs" not in st.session_state:
+    linked = [r for r in st.query_params.get("runs", "").split(",") if r in labels]
+    st.session_state.runs = linked or list(labels)
+chosen = st.multiselect("runs to share", list(labels), key="runs", format_func=labels.get,
+                        placeholder="choose runs")
+if not chosen:
+    st.query_params.pop("runs", None)
+    st.info("Choose at least one run to share.")
+    st.stop()
+st.query_params["runs"] = ",".join(chosen)
+
+left, right = st.columns([2, 1])
+title = left.text_input("report title", value="ICL vs fine-tuning: results")
+x = right.radio("compute axis in the report", list(charts.X_AXES), format_func=charts.X_AXES.get,
+                horizontal=True)
+
+table = report.export_table(tables, chosen)
+stamp = pd.Timestamp.now().strftime("%Y%m%d-%H%M")
+st.subheader("Downloads")
+columns = st.columns(3)
+columns[0].download_button("HTML report", make_report(db, tuple(chosen), x, title),
+                           file_name=f"icl-vs-ft-report-{stamp}.html", mime="text/html",
+                           help="One file with the settings, accuracy tables and interactive "
+                                "charts; plotly.js is inside, so it opens without a network.")
+columns[1].download_button("metrics (CSV)", report.to_csv(table), file_name=f"icl-vs-ft-metrics-{stamp}.csv",
+                           mime="text/csv")
+columns[2].download_button("metrics (Parquet)", report.to_parquet(table),
+                           file_name=f"icl-vs-ft-metrics-{stamp}.parquet",
+                           mime="application/vnd.apache.parquet")
+st.caption("Metrics: one row per run and split, with the run's settings, the split's accuracy "
+           "and 95% interval, held-out accuracy and total compute. A single chart as PNG or SVG: "
+           "use the camera icon in that chart's toolbar, here in the app or in the HTML report.")
+
+st.subheader("Link to this view")
+current = st.context.url or "http://localhost:8501/Share"
+query = report.view_query(chosen, db=None if db == str(default_db_path()) else db)
+st.text_input("link to this view", report.page_url(current, "Compare", query),
+              help="Opens the Compare page with these runs chosen; the Share and Results pages "
+                   "read the same 'runs' parameter.")
+st.code(query, language=None)
+st.caption("Colleagues who open it need the same database file (send it along, or the CSV/Parquet "
+           "export). Replace 'Compare' in the address with 'Share' or 'Results' for those pages.")
+
+st.subheader("Preview of the metrics")
+st.dataframe(table, hide_index=True, key="metrics")

@@ -1,0 +1,120 @@
+"""core.analysis: the Pareto frontier, pooling over seeds, runs side by side, the item table."""
+
+import json
+import math
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from test_app import fill
+
+from core import analysis
+from core.evaluate import wilson_interval
+from core.store import Store
+
+
+@pytest.fixture
+def store(tmp_path):
+    return Store(fill(tmp_path / "lab.duckdb"))
+
+
+@pytest.fixture
+def tables(store):
+    return analysis.load_tables(store)
+
+
+def test_pareto_keeps_only_runs_no_other_run_beats_on_both_axes():
+    compute = [1, 2, 2, 3, 4, 1, 5]
+    accuracy = [0.5, 0.5, 0.8, 0.7, 0.9, 0.5, 0.9]
+    # (2, .5) loses to (1, .5); (3, .7) to (2, .8); (5, .9) to (4, .9); identical runs both stay.
+    assert analysis.pareto_mask(compute, accuracy).tolist() == [True, False, True, False, True, True, False]
+    assert analysis.pareto_mask([], []).tolist() == []
+
+
+def test_frontier_is_sorted_by_compute_and_skips_missing_values():
+    frame = pd.DataFrame({"flops": [4.0, 1.0, 2.0, np.nan], "heldout_accuracy": [0.9, 0.2, 0.1, 1.0]})
+    best = analysis.frontier(frame, "flops")
+    assert best["flops"].tolist() == [1.0, 4.0]
+
+
+def test_seed_interval_uses_spread_over_seeds_or_wilson_for_one_run():
+    mean, low, high = analysis.seed_interval([0.6, 0.8, 1.0])
+    half = 1.96 * 0.2 / math.sqrt(3)
+    assert mean == pytest.approx(0.8)
+    assert (low, high) == pytest.approx((0.8 - half, 1.0))  # clipped at 1
+    assert analysis.seed_interval([0.5], correct=10, n=20) == (0.5, *wilson_interval(10, 20))
+    assert all(math.isnan(v) for v in analysis.seed_interval([float("nan")]))
+
+
+def test_runs_that_differ_only_in_seeds_form_one_group(store, tables):
+    # The FT config carries the seed too; it must not split a group.
+    con = duckdb.connect(str(store.path))
+    settings = json.loads(con.execute("SELECT settings FROM runs WHERE run_id = 'run3'").fetchone()[0])
+    settings["ft"]["seed"] = 1
+    con.execute("UPDATE runs SET settings = ? WHERE run_id = 'run3'", [json.dumps(settings)])
+    con.close()
+    tables = analysis.load_tables(store)
+    groups = analysis.group_over_seeds(tables.runs, tables.metrics).set_index("label")
+    assert len(groups) == 6  # six methods; the failed run is left out
+    local = groups.loc["ft_local (oracle)"]
+    assert local["runs"] == 3 and local["run_ids"] == "run5, run6, run7"
+    assert local["heldout_mean"] == pytest.approx(0.95)
+    half = 1.96 * np.std([1.0, 0.95, 0.9], ddof=1) / math.sqrt(3)
+    assert (local["reversal low"], local["reversal high"]) == pytest.approx((0.95 - half, 1.0))
+    assert groups.loc["ft", "runs"] == 3
+    single = groups.loc["icl"]
+    assert single["runs"] == 1
+    assert (single["heldout_low"], single["heldout_high"]) == pytest.approx(wilson_interval(3, 20))
+
+
+def test_a_different_setting_makes_another_group(store, tables):
+    runs = tables.runs.copy()
+    runs.loc[runs["run_id"] == "run7", "model"] = "tiny"
+    groups = analysis.group_over_seeds(runs, tables.metrics)
+    assert sorted(groups[groups["method"] == "ft_local"]["runs"]) == [1, 2]
+
+
+def test_grouping_nothing_gives_an_empty_table(tables):
+    assert analysis.group_over_seeds(tables.runs.iloc[:0], tables.metrics).empty
+
+
+def test_side_by_side_shows_settings_costs_and_accuracy_and_the_differences(tables):
+    table = analysis.side_by_side(tables, ["run2", "run3"])
+    assert list(table.columns) == ["ft · seed 0 · run2", "ft · seed 1 · run3"]
+    assert table.loc["ft lr"].tolist() == ["0.0002", "0.0002"]
+    assert table.loc["train: FLOPs"].tolist() == ["2e+12", "2e+12"]
+    assert table.loc["accuracy: forward", "ft · seed 0 · run2"] == "1.000 [0.80, 1.00]"
+    assert analysis.differing_rows(table).index.tolist() == ["training seed"]
+
+    mixed = analysis.side_by_side(tables, ["run1", "run5", "missing"])
+    assert mixed.shape[1] == 2
+    assert mixed.loc["ft lr"].tolist() == ["", "0.0002"] and mixed.loc["icl_max_tokens"].tolist() == ["0", ""]
+    rows = mixed.index.tolist()
+    assert rows.index("augment: FLOPs") < rows.index("train: FLOPs") < rows.index("evaluate: FLOPs")
+    differing = set(analysis.differing_rows(mixed).index)
+    assert {"method", "augmentation source", "ft lr", "augment: FLOPs"} <= differing
+
+
+def test_item_table_reads_choices_logprobs_and_facts(store):
+    items = analysis.item_table(store.predictions("run1"))  # icl: 10 of 20 forward, 3 of 20 reversal
+    assert len(items) == 40 and (~items["right"]).sum() == 27
+    first = items.iloc[0]
+    assert first["choices"] == "a (-1.00) | b (-2.00)" and first["answer"] == "a"
+    assert first["facts"] == "f0" and first["margin"] == pytest.approx(1.0)
+    wrong = items[~items["right"]].iloc[0]
+    assert wrong["chosen"] == "b"
+
+
+def test_loss_table_labels_each_run(store):
+    curves = analysis.loss_table(store, ["run2", "run5"])
+    assert set(curves["label"]) == {"ft · seed 0 · run2", "ft_local (oracle) · seed 0 · run5"}
+    assert len(curves) == 20
+    assert analysis.loss_table(store, ["run0"]).empty
+
+
+def test_pool_by_label_keeps_the_widest_interval(tables):
+    pooled = analysis.pool_by_label(tables.metrics).set_index(["label", "split"])
+    row = pooled.loc[("ft_local (oracle)", "reversal")]
+    assert row["runs"] == 3 and row["accuracy"] == pytest.approx(0.95)
+    assert row["low"] == pytest.approx(0.7) and row["high"] == 1.0
