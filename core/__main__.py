@@ -1,4 +1,4 @@
-"""Command line: python -m core {world,run,score,demo,bench,kinds} ...
+"""Command line: python -m core {world,run,score,demo,bench,study,kinds} ...
 
 Mistakes a user can fix (unknown world kind, parameter out of range, missing model, unwritable
 database) print one line starting with 'error:' and exit with code 2.
@@ -121,6 +121,29 @@ def cmd_bench(args: argparse.Namespace) -> None:
     bench_main(args.model, args.size, args.demo)
 
 
+def cmd_study(args: argparse.Namespace) -> None:
+    from core.store import Store
+    from core.study import markdown, run_study, study_specs, study_table
+    from core.worlds import get_kind
+    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    for kind in kinds:
+        get_kind(kind)  # an unknown kind is an error before anything runs
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    sources = [s.strip() for s in args.sources.split(",") if s.strip()]
+    store = Store(args.db)
+    if not args.table_only:
+        def on_result(result, spec, error) -> None:
+            summary = {"kind": spec.world_kind, "seed": spec.seed, "method": spec.method,
+                       "aug_source": spec.aug_source_used}
+            print(json.dumps(summary | ({"error": error} if error else
+                                        {"accuracy": result.summary()["accuracy"]})), flush=True)
+        specs = study_specs(kinds, seeds, args.model, sources)
+        ran = run_study(specs, store, on_result=on_result)
+        print(f"{ran} of {len(specs)} runs were run; the others were already complete",
+              file=sys.stderr)
+    print(markdown(study_table(store)))
+
+
 def cmd_kinds(args: argparse.Namespace) -> None:
     from core.worlds import describe_params, get_kind, kind_names
     for name in kind_names():
@@ -184,6 +207,16 @@ def parser() -> argparse.ArgumentParser:
                    help="tiny: a few items and steps, to check the benchmark works")
     b.add_argument("--demo", action="store_true", help="also time the quick demo")
     b.set_defaults(func=cmd_bench)
+
+    st = sub.add_parser("study", help="every method on several kinds and seeds, summarized "
+                        "over seeds; resumes where it stopped")
+    st.add_argument("--kinds", default="reversals,syllogisms,celebrities,family,semantic")
+    st.add_argument("--seeds", default="0,1,2")
+    st.add_argument("--model", default="default")
+    st.add_argument("--sources", default="oracle,model")
+    st.add_argument("--db", default=None, help="DuckDB file (default data/lab.duckdb)")
+    st.add_argument("--table-only", action="store_true", help="only print the table")
+    st.set_defaults(func=cmd_study)
 
     k = sub.add_parser("kinds", help="list world kinds, presets and parameters")
     k.set_defaults(func=cmd_kinds)

@@ -26,6 +26,14 @@ from core.worlds import build_world
 
 
 def peak_rss_mb() -> float:
+    """This process's peak resident memory. VmHWM belongs to the address space, so a child
+    does not inherit its parent's peak the way getrusage's ru_maxrss does across fork+exec."""
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -219,4 +227,4 @@ def table(figures: dict) -> str:
 def main(model: str, size: str, demo: bool) -> None:
     figures = run(model, size, demo)
     print(table(figures))
-    print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in figures.items()}))
+    print(json.dumps({k: (float(f"{v:.4g}") if isinstance(v, float) else v) for k, v in figures.items()}))

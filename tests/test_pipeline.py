@@ -148,3 +148,20 @@ def test_a_database_that_is_not_duckdb_is_a_clear_error(tmp_path):
     path.write_text("not a database")
     with pytest.raises(LabError, match="cannot open database"):
         Store(path)
+
+
+def test_packed_batch_has_the_loss_of_a_padded_one(tiny_lm):
+    """Packing (examples end to end, positions restarting) changes speed, not the loss."""
+    import torch
+
+    from core.methods.finetune import _pack, _tokenize
+    rows = _tokenize(tiny_lm, [("", "glon are more dangerous than femp."), ("Did you know?", "\nyes."),
+                               ("", "a")])
+    width = max(len(ids) for ids, _ in rows)
+    ids = torch.tensor([r + [0] * (width - len(r)) for r, _ in rows])
+    labels = torch.tensor([[-100] * s + r[s:] + [-100] * (width - len(r)) for r, s in rows])
+    mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r, _ in rows])
+    with torch.no_grad():
+        padded = tiny_lm.model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        packed = tiny_lm.model(**_pack(rows, tiny_lm.device), use_cache=False).loss
+    assert abs(padded.item() - packed.item()) < 1e-5
