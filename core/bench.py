@@ -116,7 +116,8 @@ def bench_ft(lm: LM, world, steps: int) -> dict:
     config = FTConfig(epochs=epochs, max_steps=steps)
     naive_losses, naive_tokens, naive_s = naive_train(lm, examples, steps)
     start = time.perf_counter()
-    fast = train(lm, examples, config)
+    with models.weights_restored(lm):
+        fast = train(lm, examples, config)
     fast_s = time.perf_counter() - start
     fast_tps, naive_tps = fast.tokens / fast_s, naive_tokens / naive_s
     dtype = torch.bfloat16 if models.bf16_supported(lm.device) else torch.float32
@@ -127,7 +128,8 @@ def bench_ft(lm: LM, world, steps: int) -> dict:
            "ft_matmul_gflops": peak / 1e9, "ft_dtype": str(dtype).removeprefix("torch."),
            "ft_final_loss": sum(p["loss"] for p in fast.losses[-tail:]) / tail,
            "ft_naive_final_loss": sum(naive_losses[-tail:]) / tail}
-    lora = train(lm, examples, dataclasses.replace(config, mode="lora", lr=1e-3))
+    with models.weights_restored(lm):
+        lora = train(lm, examples, dataclasses.replace(config, mode="lora", lr=1e-3))
     out["ft_lora_final_loss"] = sum(p["loss"] for p in lora.losses[-tail:]) / tail
     return out
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -157,6 +158,43 @@ def load(name: str = "default", device: torch.device | str | None = None) -> LM:
                            f"local Hugging Face cache ({str(error).splitlines()[0]})") from None
     model.to(device).eval()
     return LM(name, model, tokenizer, device)
+
+
+def _model_folder(name: str) -> Path | None:
+    if name == "default":
+        return default_model_dir()
+    folder = Path(name).expanduser()
+    return folder if folder.exists() else None
+
+
+@torch.no_grad()
+def restore_weights(lm: LM) -> None:
+    """Put back the weights `lm` was loaded with, after fine-tuning changed them in place: one
+    copy of the weights in memory, never two. From the safetensors file where there is one."""
+    folder = _model_folder(lm.name)
+    weights = folder / "model.safetensors" if folder else None
+    if lm.name == "tiny":
+        state = _tiny_model(lm.tokenizer).state_dict()
+    elif weights is not None and weights.exists():
+        from safetensors.torch import load_file
+        state = load_file(weights, device=str(lm.device))
+    else:  # sharded or hub-cached: load again, copy, let go
+        state = load(lm.name, lm.device).model.state_dict()
+    missing, unexpected = lm.model.load_state_dict(state, strict=False)
+    tied = {"lm_head.weight"} if lm.model.config.tie_word_embeddings else set()
+    if set(missing) - tied or unexpected:
+        raise RuntimeError(f"restoring {lm.name}: missing {missing}, unexpected {unexpected}")
+    lm.model.eval()
+
+
+@contextmanager
+def weights_restored(lm: LM):
+    """Fine-tune `lm` in place inside this block; its original weights are back afterwards,
+    whatever happened inside."""
+    try:
+        yield lm
+    finally:
+        restore_weights(lm)
 
 
 # ---------------------------------------------------------------- scoring

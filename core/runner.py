@@ -7,6 +7,7 @@ runner only has to ship `RunSpec`s out and `RunResult`s back.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import random
 import traceback
@@ -128,7 +129,7 @@ def execute(spec: RunSpec, world: World, lm: LM, progress: Progress | None = Non
     run_id = run_id or uuid.uuid4().hex[:12]
     costs: list[PhaseCost] = []
     extra: dict[str, Any] = {}
-    augmentations, losses, context, eval_lm = [], [], "", lm
+    augmentations, losses, context = [], [], ""
 
     if spec.method == "icl":
         built = icl.build_context(lm, world.documents, world.items, spec.icl_max_tokens, spec.seed)
@@ -137,31 +138,34 @@ def execute(spec: RunSpec, world: World, lm: LM, progress: Progress | None = Non
                      icl_documents_total=built.documents_total,
                      icl_needed_fact_coverage=built.needed_fact_coverage)
 
-    if spec.method in AUG_SCOPES:
-        texts = [d.text for d in world.documents]
-        if AUG_SCOPES[spec.method]:
-            with Meter("augment", lm.device) as meter:
-                aug = augment_mod.augment(world, AUG_SCOPES[spec.method], spec.aug_source, lm,
-                                          progress=lambda d, n: report("augment", d / n,
-                                                                       f"{d}/{n} prompts"))
-            meter.cost.tokens, meter.cost.flops = aug.tokens, aug.flops
+    with contextlib.ExitStack() as finally_restore:
+        if spec.method in AUG_SCOPES:
+            texts = [d.text for d in world.documents]
+            if AUG_SCOPES[spec.method]:
+                with Meter("augment", lm.device) as meter:
+                    aug = augment_mod.augment(world, AUG_SCOPES[spec.method], spec.aug_source, lm,
+                                              progress=lambda d, n: report("augment", d / n,
+                                                                           f"{d}/{n} prompts"))
+                meter.cost.tokens, meter.cost.flops = aug.tokens, aug.flops
+                costs.append(meter.cost)
+                augmentations = aug.statements
+                dress = random.Random(spec.seed)
+                texts += [world.as_document(s, dress) for s in aug.training_texts()]
+                extra["augmentation_audit"] = aug.audit()
+            examples = make_examples(texts, spec.ft.splitting)
+            # Training changes lm's weights in place (one copy in memory); they come back
+            # when this run ends, for the next run on the same loaded model.
+            finally_restore.enter_context(models.weights_restored(lm))
+            with Meter("train", lm.device) as meter:
+                trained = train(lm, examples, dataclasses.replace(spec.ft, seed=spec.seed),
+                                progress=lambda s, n, loss: report("train", s / n,
+                                                                   f"step {s}/{n}, loss {loss:.3f}"))
+            meter.cost.tokens, meter.cost.flops = trained.tokens, trained.flops
             costs.append(meter.cost)
-            augmentations = aug.statements
-            dress = random.Random(spec.seed)
-            texts += [world.as_document(s, dress) for s in aug.training_texts()]
-            extra["augmentation_audit"] = aug.audit()
-        examples = make_examples(texts, spec.ft.splitting)
-        with Meter("train", lm.device) as meter:
-            trained = train(lm, examples, dataclasses.replace(spec.ft, seed=spec.seed),
-                            progress=lambda s, n, loss: report("train", s / n,
-                                                               f"step {s}/{n}, loss {loss:.3f}"))
-        meter.cost.tokens, meter.cost.flops = trained.tokens, trained.flops
-        costs.append(meter.cost)
-        losses = trained.losses
-        extra.update(train_examples=len(examples), train_steps=trained.steps)
-        eval_lm = dataclasses.replace(lm, model=trained.model)
+            losses = trained.losses
+            extra.update(train_examples=len(examples), train_steps=trained.steps)
 
-    predictions, eval_cost, prefix_flops = _evaluate_phase(eval_lm, world, context, report)
+        predictions, eval_cost, prefix_flops = _evaluate_phase(lm, world, context, report)
     costs.append(eval_cost)
     # One user query, served alone, reads the whole shared context again (for ICL).
     extra["per_query_flops"] = (eval_cost.flops - prefix_flops) / len(world.items) + prefix_flops

@@ -76,7 +76,8 @@ class Server:
             # Its own process group, so that stopping it stops whatever it started.
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
-                 "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+                 "--server.headless", "true", "--browser.gatherUsageStats", "false",
+                 "--server.fileWatcherType", "none"],  # edits elsewhere must not rerun pages
                 cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + SERVER_START_S
@@ -145,9 +146,16 @@ def page(browser, server):
     context.close()
 
 
+def settle(page) -> None:
+    """Wait until the page's script has run to its end (Streamlit marks its root element)."""
+    page.wait_for_function("() => document.querySelector('[data-testid=stApp]')"
+                           "?.getAttribute('data-test-script-state') === 'notRunning'")
+
+
 def screenshot(page, server: Server, name: str) -> None:
     """The whole page: Streamlit scrolls inside its main section, not the document, so the window
     is made as tall as that section for the picture."""
+    settle(page)
     height = page.evaluate("() => Math.max(...[...document.querySelectorAll("
                            "'[data-testid=stMain], [data-testid=stAppViewContainer]')]"
                            ".map(e => e.scrollHeight), 0)")
@@ -166,6 +174,7 @@ def open_page(page, server: Server, path: str, ready: str) -> None:
     """Open a page and wait until `ready` (a text the page draws once its script ran) shows."""
     page.goto(f"{server.url}/{path}")
     page.get_by_text(ready, exact=True).first.wait_for()
+    settle(page)
 
 
 # ---------------------------------------------------------------- steps
@@ -183,7 +192,7 @@ def store_world(page, server: Server) -> str:
     n_facts.fill("4")
     n_facts.press("Enter")
     expect(metrics.filter(has_text="facts").first).to_have_text(re.compile(r"^facts\s*4$"))
-    expect(metrics.filter(has_text="training documents")).to_have_text(re.compile(r"^training documents\s*8$"))
+    expect(metrics.filter(has_text="documents")).to_have_text(re.compile(r"^training documents\s*8$"))
     expect(page.get_by_label("Database file")).to_have_value(str(server.data / "lab.duckdb"))
     page.get_by_role("button", name="Store this world").click()
     stored = page.get_by_text(re.compile(r"^Stored as "))
@@ -198,8 +207,8 @@ def run_experiment(page, server: Server, world_id: str) -> None:
     until the queue says finished."""
     open_page(page, server, "Experiments", "Queue")
     page.get_by_text("a world stored in the database", exact=True).click()
-    expect(page.get_by_test_id("stSelectbox").filter(has_text="stored world")).to_contain_text(
-        "4 facts, 8 documents")
+    expect(page.get_by_role("combobox", name="stored world")).to_have_value(
+        re.compile(r"reversals · seed 1 · quick · 4 facts, 8 documents"))
     for method in ("icl", "ft_global", "ft_local_global"):
         page.get_by_role("button", name=f"Remove {method}", exact=True).click()
         expect(page.get_by_role("button", name=f"Remove {method}", exact=True)).to_have_count(0)
@@ -258,10 +267,12 @@ def download_report(page, server: Server, runs) -> str:
     for method in METHODS:
         expect_chip = page.get_by_test_id("stMultiSelect").get_by_text(re.compile(rf"^{method}\b"))
         expect_chip.first.wait_for()
+    report_button = page.get_by_role("button", name="HTML report")
+    report_button.wait_for()
     no_exception(page, "Share")
     screenshot(page, server, "4_share")
     with page.expect_download() as info:
-        page.get_by_role("button", name="HTML report").click()
+        report_button.click()
     download = info.value
     path = server.root / download.suggested_filename
     download.save_as(path)

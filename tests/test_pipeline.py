@@ -5,6 +5,7 @@ import dataclasses
 import duckdb
 import pytest
 
+from core import models
 from core.errors import LabError
 from core.methods import augment, icl
 from core.methods.finetune import FTConfig, make_examples, split_sentences, train
@@ -65,16 +66,31 @@ def test_lora_and_sentence_splitting_train(tiny_lm):
     assert lora.flops / lora.tokens < full.flops / full.tokens
 
 
-def test_fine_tuning_leaves_the_loaded_model_untouched(tiny_lm):
+@pytest.mark.parametrize("mode", ["full", "lora"])
+def test_fine_tuning_changes_weights_in_place_and_they_come_back(tiny_lm, mode):
     before = {k: v.clone() for k, v in tiny_lm.model.state_dict().items()}
-    train(tiny_lm, [("", "glon are more dangerous than femp.")], FTConfig(epochs=3, lr=0.01))
+    with models.weights_restored(tiny_lm):
+        train(tiny_lm, [("", "glon are more dangerous than femp.")], FTConfig(mode=mode, epochs=3, lr=0.01))
+        during = tiny_lm.model.state_dict()
+        assert set(during) == set(before)
+        assert any((before[k] != during[k]).any() for k in before)
     after = tiny_lm.model.state_dict()
     assert all((before[k] == after[k]).all() for k in before)
 
 
+def test_a_run_restores_the_model_for_the_next_one(tiny_lm):
+    world = build_world("reversals", 0, overrides=SMALL)
+    before = execute(RunSpec(method="pretrained", model="tiny", overrides=SMALL), world, tiny_lm)
+    execute(RunSpec(method="ft", model="tiny", overrides=SMALL, ft=FTConfig(epochs=2, lr=0.01)),
+            world, tiny_lm)
+    after = execute(RunSpec(method="pretrained", model="tiny", overrides=SMALL), world, tiny_lm)
+    assert [p.logprobs for p in before.predictions] == [p.logprobs for p in after.predictions]
+
+
 def test_training_lowers_the_loss(tiny_lm):
-    result = train(tiny_lm, [("", "glon are more dangerous than femp.")] * 8,
-                   FTConfig(epochs=60, lr=1e-2))
+    with models.weights_restored(tiny_lm):
+        result = train(tiny_lm, [("", "glon are more dangerous than femp.")] * 8,
+                       FTConfig(epochs=60, lr=1e-2))
     assert result.losses[-1]["loss"] < 0.5 * result.losses[0]["loss"]
 
 

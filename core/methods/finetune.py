@@ -138,14 +138,16 @@ def _lr_factor(step: int, total: int, config: FTConfig) -> float:
 
 def train(lm: LM, examples: Sequence[tuple[str, str]], config: FTConfig,
           progress: Callable[[int, int, float], None] | None = None) -> TrainResult:
-    """Fine-tune a fresh copy of `lm`'s weights on the examples; `lm` itself is untouched.
-    Returns the trained model (LoRA merged in) with its loss curve and compute."""
+    """Fine-tune `lm`'s weights in place (LoRA merged in at the end), with its loss curve and
+    compute. Callers wrap this in `models.weights_restored(lm)` to get the original back."""
     config.validate()
     if not examples:
         raise LabError("nothing to fine-tune on: the training set is empty")
-    model = models.load(lm.name, lm.device).model
+    model = lm.model
     if config.mode == "lora":
-        model = _wrap_lora(model, config)
+        model = _wrap_lora(model, config)  # freezes the base weights
+    else:
+        model.requires_grad_(True)  # a LoRA run before may have left them frozen
     model.train()
     rows = _tokenize(lm, examples)
     rng = random.Random(config.seed)
@@ -185,5 +187,5 @@ def train(lm: LM, examples: Sequence[tuple[str, str]], config: FTConfig,
     if config.mode == "lora":
         model = model.merge_and_unload()
     model.eval()
-    result.model = model
+    lm.model = result.model = model
     return result
