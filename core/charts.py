@@ -19,6 +19,11 @@ X_AXES = {"flops": "total compute (FLOPs, log scale)", "seconds": "total time (s
 ACCURACY = "accuracy (fraction correct)"
 
 
+# Named, not the default: importing streamlit makes its own template the default, whose
+# colours are placeholders only the Streamlit page fills in (a saved report would be black).
+TEMPLATE = "plotly_white"
+
+
 def compute_chart(totals: pd.DataFrame, x: str = "flops") -> go.Figure:
     """Held-out accuracy against compute, one point per run, with the Pareto frontier as a
     step line: the best accuracy reached for at most that much compute."""
@@ -26,6 +31,7 @@ def compute_chart(totals: pd.DataFrame, x: str = "flops") -> go.Figure:
     if x == "flops":
         points = points[points[x] > 0]  # a log axis has no zero
     fig = px.scatter(points, x=x, y="heldout_accuracy", color="label", log_x=x == "flops",
+                     template=TEMPLATE,
                      hover_data={"run_id": True, "model": True, "seed": True, "label": False},
                      title="Held-out accuracy vs compute, one point per run; Pareto frontier dashed",
                      labels={x: X_AXES[x], "heldout_accuracy": "held-out " + ACCURACY,
@@ -50,7 +56,7 @@ def accuracy_chart(acc: pd.DataFrame, color: str = "label", color_title: str = "
     hover = {"low": ":.2f", "high": ":.2f", "above": False, "below": False}
     if "runs" in acc:
         hover["runs"] = True
-    fig = px.bar(acc, x="split", y="accuracy", color=color, barmode="group",
+    fig = px.bar(acc, x="split", y="accuracy", color=color, barmode="group", template=TEMPLATE,
                  error_y="above", error_y_minus="below", hover_data=hover, title=title,
                  labels={"split": "split (test item type)", "accuracy": ACCURACY, color: color_title,
                          "runs": "runs pooled"})
@@ -66,6 +72,7 @@ def accuracy_chart(acc: pd.DataFrame, color: str = "label", color_title: str = "
 def loss_chart(curves: pd.DataFrame) -> go.Figure:
     """Training loss per optimizer step, one line per run (`label` names the run)."""
     fig = px.line(curves, x="step", y="loss", color="label", markers=len(curves) < 200,
+                  template=TEMPLATE,
                   title="Training loss per step",
                   labels={"step": "optimizer step", "loss": "training loss (cross-entropy, nats per token)",
                           "label": "run"})

@@ -2,17 +2,12 @@
 augmentation source; and the runs grouped by setting, pooled over seeds with 95% intervals.
 Aggregation lives in core.analysis; this page only filters and draws."""
 
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
 from core import analysis
-from core.errors import LabError
-from core.paths import default_db_path
-from core.store import Store
+from ui.common import database_box, tables_or_stop
 
-RUN_COMMAND = "python -m core run --world reversals --methods pretrained,icl,ft,ft_local"
 # Filter name -> (column of the runs table, label of the widget).
 FILTERS = {"status": ("status", "status"), "method": ("method", "method"), "model": ("model", "model"),
            "kind": ("kind", "world kind"), "source": ("aug_source", "augmentation source")}
@@ -22,11 +17,6 @@ st.set_page_config(page_title="Runs · ICL vs fine-tuning lab", layout="wide")
 st.title("Runs")
 st.caption("Every run in the database. Click a column header to sort; the filters and the view "
            "are kept in the page's link.")
-
-
-@st.cache_data(ttl=10, show_spinner="Reading the database…")
-def load(db: str) -> analysis.Tables:
-    return analysis.load_tables(Store(db))
 
 
 def filter_runs(runs: pd.DataFrame) -> pd.DataFrame:
@@ -47,21 +37,8 @@ def filter_runs(runs: pd.DataFrame) -> pd.DataFrame:
     return runs[mask]
 
 
-if "db" not in st.session_state:
-    st.session_state.db = st.query_params.get("db") or str(default_db_path())
-db = st.text_input("Database file", key="db")
-st.query_params["db"] = db
-if not Path(db).is_file():
-    st.info(f"No database at {db} yet. Produce runs with:\n\n`{RUN_COMMAND}`")
-    st.stop()
-try:
-    tables = load(db)
-except LabError as error:
-    st.error(str(error))
-    st.stop()
-if tables.runs.empty:
-    st.info(f"No runs in {db} yet. Produce runs with:\n\n`{RUN_COMMAND}`")
-    st.stop()
+db = database_box()
+tables = tables_or_stop(db, "to list")
 
 runs = filter_runs(tables.runs)
 views = ["every run", "grouped over seeds"]

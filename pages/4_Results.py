@@ -9,8 +9,8 @@ import streamlit as st
 
 from core import analysis, charts
 from core.errors import LabError
-from core.paths import default_db_path
 from core.store import Store
+from ui.common import database_box
 
 RUN_COMMAND = ("python -m core run --world reversals "
                "--methods pretrained,icl,ft,ft_local,ft_global,ft_local_global")
@@ -68,10 +68,7 @@ def choose(column, key: str, label: str, values: pd.Series, allow_all: bool = Fa
 
 
 # The database path and every choice below live in the URL, so a copied link reopens this view.
-if "db" not in st.session_state:
-    st.session_state.db = st.query_params.get("db") or str(default_db_path())
-db = st.text_input("Database file", key="db")
-st.query_params["db"] = db
+db = database_box()
 
 no_results = f"No complete runs in {db} yet. Produce results with:\n\n`{RUN_COMMAND}`"
 if not Path(db).is_file():

@@ -10,8 +10,8 @@ import streamlit as st
 
 from core import audit
 from core.errors import LabError
-from core.paths import default_db_path
 from core.store import Store
+from ui.common import database_box
 
 RUN_COMMAND = ("python -m core run --world reversals --methods ft_local,ft_global "
                "--aug-source model\npython -m core run --world reversals --methods ft_local,ft_global "
@@ -53,10 +53,7 @@ def default_runs(runs: pd.DataFrame) -> list[str]:
 
 
 # The database, runs and filters live in the link, so a copied link reopens this view.
-if "db" not in st.session_state:
-    st.session_state.db = st.query_params.get("db") or str(default_db_path())
-db = st.text_input("Database file", key="db")
-st.query_params["db"] = db
+db = database_box()
 
 no_runs = (f"No complete run with augmentations in {db} yet. Fine-tune with augmentations "
            "from each source, then come back:")

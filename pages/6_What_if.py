@@ -11,8 +11,8 @@ import streamlit as st
 
 from core import whatif
 from core.errors import LabError
-from core.paths import default_db_path
 from core.store import Store
+from ui.common import database_box
 
 RUN_COMMAND = ("python -m core run --world reversals "
                "--methods pretrained,icl,ft,ft_local,ft_global,ft_local_global")
@@ -57,10 +57,7 @@ def pick(column, label: str, options: list[str], link: str, format_func=str) -> 
 
 
 # The database and every input live in the link, so a copied link reopens this view.
-if "db" not in st.session_state:
-    st.session_state.db = st.query_params.get("db") or str(default_db_path())
-db = st.text_input("Database file", key="db")
-st.query_params["db"] = db
+db = database_box()
 
 no_runs = (f"No complete runs in {db} yet. The what-if needs ICL and fine-tuning runs of one "
            "world and model to calibrate from:")

@@ -1,41 +1,17 @@
 """Compare: tick runs, see their settings side by side (all of them, or only where they
 differ) and their accuracy per split together. The chosen runs live in the link."""
 
-from pathlib import Path
-
 import streamlit as st
 
 from core import analysis, charts
-from core.errors import LabError
-from core.paths import default_db_path
-from core.store import Store
-
-RUN_COMMAND = "python -m core run --world reversals --methods pretrained,icl,ft,ft_local"
+from ui.common import database_box, tables_or_stop
 
 st.set_page_config(page_title="Compare · ICL vs fine-tuning lab", layout="wide")
 st.title("Compare runs")
 
 
-@st.cache_data(ttl=10, show_spinner="Reading the database…")
-def load(db: str) -> analysis.Tables:
-    return analysis.load_tables(Store(db))
-
-
-if "db" not in st.session_state:
-    st.session_state.db = st.query_params.get("db") or str(default_db_path())
-db = st.text_input("Database file", key="db")
-st.query_params["db"] = db
-if not Path(db).is_file():
-    st.info(f"No database at {db} yet. Produce runs to compare with:\n\n`{RUN_COMMAND}`")
-    st.stop()
-try:
-    tables = load(db)
-except LabError as error:
-    st.error(str(error))
-    st.stop()
-if tables.runs.empty:
-    st.info(f"No runs in {db} yet. Produce runs to compare with:\n\n`{RUN_COMMAND}`")
-    st.stop()
+db = database_box()
+tables = tables_or_stop(db, "to compare")
 
 # Newest first; by default the two newest complete runs, or the link's selection.
 labels = dict(zip(tables.runs["run_id"].iloc[::-1], tables.runs["run_label"].iloc[::-1]))

@@ -2,47 +2,28 @@
 or Parquet, and copy a link that reopens the selection. Reports and exports come from
 core.report; this page only offers them."""
 
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
 from core import analysis, charts, report
-from core.errors import LabError
 from core.paths import default_db_path
 from core.store import Store
-
-RUN_COMMAND = "python -m core run --world reversals --methods pretrained,icl,ft,ft_local"
+from ui.common import RUN_COMMAND, database_box, load_tables, tables_or_stop
 
 st.set_page_config(page_title="Share · ICL vs fine-tuning lab", layout="wide")
 st.title("Share results")
 
 
-@st.cache_data(ttl=10, show_spinner="Reading the database…")
-def load(db: str) -> analysis.Tables:
-    return analysis.load_tables(Store(db))
-
-
 @st.cache_data(ttl=60, show_spinner="Writing the report…")
 def make_report(db: str, run_ids: tuple[str, ...], x: str, title: str) -> str:
-    tables = load(db)
+    tables = load_tables(db)
     trained = tables.runs[tables.runs["run_id"].isin(run_ids) & tables.runs["has_loss_curve"]]
     curves = analysis.loss_table(Store(db), trained["run_id"].tolist()) if len(trained) else None
     return report.html_report(tables, run_ids, curves, x=x, title=title)
 
 
-if "db" not in st.session_state:
-    st.session_state.db = st.query_params.get("db") or str(default_db_path())
-db = st.text_input("Database file", key="db")
-st.query_params["db"] = db
-if not Path(db).is_file():
-    st.info(f"No database at {db} yet. Produce runs to share with:\n\n`{RUN_COMMAND}`")
-    st.stop()
-try:
-    tables = load(db)
-except LabError as error:
-    st.error(str(error))
-    st.stop()
+db = database_box()
+tables = tables_or_stop(db, "to share")
 if tables.complete.empty:
     st.info(f"No complete runs in {db} yet. Produce runs to share with:\n\n`{RUN_COMMAND}`")
     st.stop()

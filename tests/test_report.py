@@ -59,3 +59,15 @@ def test_view_link_reopens_the_selection():
     assert report.view_query([]) == ""
     assert report.page_url("http://host:8501/Share", "Compare", "?runs=a") == "http://host:8501/Compare?runs=a"
     assert report.page_url("http://host:8501/lab/Share?runs=b", "Results", "") == "http://host:8501/lab/Results"
+
+
+def test_report_charts_have_real_colours_even_after_streamlit_is_imported():
+    import re
+
+    import streamlit  # noqa: F401  (it changes plotly's default template)
+
+    from core import charts
+    totals = pd.DataFrame({"heldout_accuracy": [0.5, 0.9], "flops": [1e12, 2e12], "label": ["a", "b"],
+                           "run_id": ["r1", "r2"], "model": ["m", "m"], "seed": [0, 0]})
+    colours = [t.marker.color for t in charts.compute_chart(totals).data if t.marker.color]
+    assert colours and not any(re.fullmatch(r"#0000\d\d", str(c)) for c in colours)

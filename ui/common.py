@@ -1,0 +1,48 @@
+"""What every results page starts with: the database box (kept in the link) and the tables,
+or a message that says how to get some."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from core import analysis
+from core.errors import LabError
+from core.paths import default_db_path
+from core.store import Store
+
+RUN_COMMAND = ("python -m core run --world reversals "
+               "--methods pretrained,icl,ft,ft_local,ft_global,ft_local_global")
+
+
+def database_box() -> str:
+    """The database file, kept in the link (?db=) so a copied link reopens the same view."""
+    if "db" not in st.session_state:
+        st.session_state.db = st.query_params.get("db") or str(default_db_path())
+    db = st.text_input("Database file", key="db")
+    st.query_params["db"] = db
+    return db
+
+
+@st.cache_data(ttl=10, show_spinner="Reading the database…")
+def load_tables(db: str) -> analysis.Tables:
+    return analysis.load_tables(Store(db))
+
+
+def tables_or_stop(db: str, purpose: str) -> analysis.Tables:
+    """The database's tables; if there is no file, no run, or a broken file, the page says
+    what is wrong and how to go on, and stops there."""
+    how = f"Produce runs {purpose} with:\n\n`{RUN_COMMAND}`\n\nor from the Experiments page."
+    if not Path(db).is_file():
+        st.info(f"No database at {db} yet. {how}")
+        st.stop()
+    try:
+        tables = load_tables(db)
+    except LabError as error:
+        st.error(str(error))
+        st.stop()
+    if tables.runs.empty:
+        st.info(f"No runs in {db} yet. {how}")
+        st.stop()
+    return tables
