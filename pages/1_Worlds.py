@@ -10,8 +10,9 @@ from core.errors import LabError
 from core.paths import default_db_path
 from core.runner import METHODS
 from core.store import Store
-from core.worlds import build_world, describe_params, get_kind, kind_names
+from core.worlds import build_world, get_kind, kind_names
 from ui.graph import graph_figure
+from ui.params import parameter_widgets
 
 st.set_page_config(page_title="Worlds · ICL vs fine-tuning lab", layout="wide")
 st.title("Worlds")
@@ -43,27 +44,7 @@ seed = int(right.number_input("seed", min_value=0, max_value=10**6,
 st.query_params.update({"kind": kind, "preset": preset, "seed": str(seed)})
 
 with st.expander("Parameters", expanded=False):
-    overrides = {}
-    columns = st.columns(3)
-    for index, p in enumerate(describe_params(spec)):
-        column = columns[index % 3]
-        default = spec.presets[preset].get(p["name"], p["default"])
-        key = f"{kind}-{preset}-{p['name']}"
-        if p.get("choices"):
-            value = column.selectbox(p["name"], list(p["choices"]), key=key, help=p["help"],
-                                     index=list(p["choices"]).index(default))
-        elif isinstance(default, bool):
-            value = column.checkbox(p["name"], value=default, key=key, help=p["help"])
-        elif isinstance(default, int):
-            value = column.number_input(p["name"], value=default, step=1, key=key, help=p["help"],
-                                        min_value=p.get("min"), max_value=p.get("max"))
-        elif isinstance(default, float):
-            value = column.number_input(p["name"], value=default, key=key, help=p["help"],
-                                        min_value=p.get("min"), max_value=p.get("max"))
-        else:
-            value = column.text_input(p["name"], value=str(default), key=key, help=p["help"])
-        if value != default:
-            overrides[p["name"]] = value
+    overrides = parameter_widgets(kind, preset, "world")
 
 try:
     world = make_world(kind, seed, preset, tuple(sorted(overrides.items())))

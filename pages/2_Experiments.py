@@ -17,7 +17,8 @@ from core.methods.finetune import SPLITTINGS, FTConfig
 from core.paths import REPO_ROOT, default_db_path
 from core.runner import METHODS
 from core.store import Store
-from core.worlds import describe_params, get_kind, kind_names
+from core.worlds import get_kind, kind_names
+from ui.params import parameter_widgets
 
 SHOWN_JOBS = 20
 STATE_ICONS = {"queued": "⏳", "running": "▶️", "finished": "✅", "failed": "❌", "cancelled": "⏹️"}
@@ -49,34 +50,6 @@ def load_interrupted(db: str) -> pd.DataFrame:
     return jobs.interrupted_runs(Store(db))
 
 
-def parameter_widgets(kind: str, preset: str) -> dict:
-    """One widget per world parameter (as on the Worlds page); returns those changed from the
-    preset."""
-    spec = get_kind(kind)
-    overrides = {}
-    columns = st.columns(3)
-    for index, p in enumerate(describe_params(spec)):
-        column = columns[index % 3]
-        default = spec.presets[preset].get(p["name"], p["default"])
-        key = f"exp-{kind}-{preset}-{p['name']}"
-        if p.get("choices"):
-            value = column.selectbox(p["name"], list(p["choices"]), key=key, help=p["help"],
-                                     index=list(p["choices"]).index(default))
-        elif isinstance(default, bool):
-            value = column.checkbox(p["name"], value=default, key=key, help=p["help"])
-        elif isinstance(default, int):
-            value = column.number_input(p["name"], value=default, step=1, key=key, help=p["help"],
-                                        min_value=p.get("min"), max_value=p.get("max"))
-        elif isinstance(default, float):
-            value = column.number_input(p["name"], value=default, key=key, help=p["help"],
-                                        min_value=p.get("min"), max_value=p.get("max"))
-        else:
-            value = column.text_input(p["name"], value=str(default), key=key, help=p["help"])
-        if value != default:
-            overrides[p["name"]] = value
-    return overrides
-
-
 def new_world() -> dict:
     kinds = kind_names()
     left, middle, right = st.columns(3)
@@ -90,7 +63,7 @@ def new_world() -> dict:
                                   help="the same kind, parameters and seed always give the same world"))
     st.query_params.update({"kind": kind, "preset": preset, "seed": str(seed)})
     with st.expander("Parameters"):
-        overrides = parameter_widgets(kind, preset)
+        overrides = parameter_widgets(kind, preset, "exp")
     return {"world_kind": kind, "preset": preset, "world_seed": seed, "overrides": overrides}
 
 

@@ -288,7 +288,18 @@ def test_worlds_page_shows_counts_items_and_structure_and_stores_the_world(tmp_p
 def test_worlds_page_changes_parameters_and_keeps_them_in_the_link():
     at = AppTest.from_file(WORLDS, default_timeout=TIMEOUT)
     at.run()
-    at.number_input(key="reversals-quick-n_facts").set_value(6).run()
+    at.number_input(key="world-reversals-quick-n_facts").set_value(6).run()
     assert not at.exception
     assert [m.value for m in at.metric][:2] == ["6", "12"]
     assert at.query_params["kind"] == ["reversals"] or at.query_params["kind"] == "reversals"
+    assert at.query_params["set.n_facts"] in ("6", ["6"])
+
+
+def test_worlds_page_reopens_changed_parameters_from_the_link():
+    at = AppTest.from_file(WORLDS, default_timeout=TIMEOUT)
+    at.query_params["kind"] = "reversals"
+    at.query_params["set.n_facts"] = "5"
+    at.query_params["set.direction"] = "nonsense-value"  # a bad hand-edited value: the preset's
+    at.run()
+    assert not at.exception
+    assert [m.value for m in at.metric][:2] == ["5", "10"]
