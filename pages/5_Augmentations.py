@@ -2,7 +2,6 @@
 what the step was worth: precision, hallucination rate, coverage of the held-out items, and
 compute per correct new fact. The audit itself is in core.audit; this page draws it."""
 
-from pathlib import Path
 
 import pandas as pd
 import plotly.express as px
@@ -11,7 +10,7 @@ import streamlit as st
 from core import audit
 from core.errors import LabError
 from core.store import Store
-from ui.common import database_box
+from ui.common import database_box, load_or_stop
 
 RUN_COMMAND = ("python -m core run --world reversals --methods ft_local,ft_global "
                "--aug-source model\npython -m core run --world reversals --methods ft_local,ft_global "
@@ -58,23 +57,7 @@ db = database_box()
 no_runs = (f"No complete run with augmentations in {db} yet. Fine-tune with augmentations "
            "from each source, then come back:")
 
-
-def say_how_to_get_runs() -> None:
-    st.info(no_runs)
-    st.code(RUN_COMMAND, language="bash")
-    st.page_link("pages/2_Experiments.py", label="Or launch them from the Experiments page")
-    st.stop()
-
-
-if not Path(db).is_file():
-    say_how_to_get_runs()
-try:
-    runs = load_runs(db)
-except LabError as error:
-    st.error(str(error))
-    st.stop()
-if runs.empty:
-    say_how_to_get_runs()
+runs = load_or_stop(db, load_runs, no_runs, RUN_COMMAND)
 
 labels = dict(zip(runs["run_id"], runs["label"]))
 if "runs" not in st.session_state:

@@ -3,7 +3,6 @@ price, calibrated from measured runs of one world and model, with the break-even
 and each fine-tuning method. The cost model is in core.whatif; this page draws it."""
 
 import math
-from pathlib import Path
 
 import pandas as pd
 import plotly.express as px
@@ -12,7 +11,7 @@ import streamlit as st
 from core import whatif
 from core.errors import LabError
 from core.store import Store
-from ui.common import database_box
+from ui.common import database_box, load_or_stop
 
 RUN_COMMAND = ("python -m core run --world reversals "
                "--methods pretrained,icl,ft,ft_local,ft_global,ft_local_global")
@@ -62,23 +61,7 @@ db = database_box()
 no_runs = (f"No complete runs in {db} yet. The what-if needs ICL and fine-tuning runs of one "
            "world and model to calibrate from:")
 
-
-def say_how_to_get_runs() -> None:
-    st.info(no_runs)
-    st.code(RUN_COMMAND, language="bash")
-    st.page_link("pages/2_Experiments.py", label="Or launch them from the Experiments page")
-    st.stop()
-
-
-if not Path(db).is_file():
-    say_how_to_get_runs()
-try:
-    options = load_options(db)
-except LabError as error:
-    st.error(str(error))
-    st.stop()
-if options.empty:
-    say_how_to_get_runs()
+options = load_or_stop(db, load_options, no_runs, RUN_COMMAND)
 
 # What to calibrate from.
 left, right = st.columns(2)

@@ -46,3 +46,26 @@ def tables_or_stop(db: str, purpose: str) -> analysis.Tables:
         st.info(f"No runs in {db} yet. {how}")
         st.stop()
     return tables
+
+
+def stop_with_how(message: str, command: str = RUN_COMMAND) -> None:
+    """Say what is missing and how to produce it (a command, or the Experiments page); stop."""
+    st.info(message)
+    st.code(command, language="bash")
+    st.page_link("pages/2_Experiments.py", label="Or launch them from the Experiments page")
+    st.stop()
+
+
+def load_or_stop(db: str, loader, message: str, command: str = RUN_COMMAND):
+    """`loader(db)`, or a message: no file or nothing loaded says how to get runs, a broken
+    file says what is wrong."""
+    if not Path(db).is_file():
+        stop_with_how(message, command)
+    try:
+        data = loader(db)
+    except LabError as error:
+        st.error(str(error))
+        st.stop()
+    if data.empty:
+        stop_with_how(message, command)
+    return data
