@@ -11,6 +11,7 @@ from core.paths import default_db_path
 from core.runner import METHODS
 from core.store import Store
 from core.worlds import build_world, get_kind, kind_names
+from core.worlds.custom import save_upload
 from ui.graph import graph_figure
 from ui.params import parameter_widgets
 
@@ -43,7 +44,15 @@ seed = int(right.number_input("seed", min_value=0, max_value=10**6,
                               value=int(params.get("seed", 0)), step=1))
 st.query_params.update({"kind": kind, "preset": preset, "seed": str(seed)})
 
-with st.expander("Parameters", expanded=False):
+if kind == "custom":
+    upload = st.file_uploader("Your world as a JSONL file (format in the README, section custom)",
+                              type=["jsonl", "json", "txt"])
+    if upload is not None:
+        # The path widget below starts from the saved upload; errors name the line and field.
+        st.session_state[f"world-custom-{preset}-path"] = str(save_upload(upload.getvalue(),
+                                                                             upload.name))
+
+with st.expander("Parameters", expanded=kind == "custom"):
     overrides = parameter_widgets(kind, preset, "world")
 
 try:

@@ -303,3 +303,21 @@ def test_worlds_page_reopens_changed_parameters_from_the_link():
     at.run()
     assert not at.exception
     assert [m.value for m in at.metric][:2] == ["5", "10"]
+
+
+def test_worlds_page_reads_an_uploaded_custom_world_and_names_the_bad_line(data_dir):
+    from core.worlds.custom import save_upload
+    good = (REPO_ROOT / "data" / "examples" / "custom_example.jsonl").read_bytes()
+    path = save_upload(good, "my world.jsonl")
+    assert path.parent == data_dir / "uploads" and path.read_bytes() == good
+    assert save_upload(good, "my world.jsonl") == path  # same content, same file
+    at = AppTest.from_file(WORLDS, default_timeout=TIMEOUT)
+    at.query_params["kind"] = "custom"
+    at.run()
+    at.text_input(key="world-custom-quick-path").set_value(str(path)).run()
+    assert not at.exception and not at.error
+    assert [m.value for m in at.metric][1] == "10"  # documents
+    bad = save_upload(good + b'{"type": "item", "item_id": "x"}\n', "bad.jsonl")
+    at.text_input(key="world-custom-quick-path").set_value(str(bad)).run()
+    assert not at.exception
+    assert at.error and "line" in at.error[0].value and "field" in at.error[0].value

@@ -103,6 +103,21 @@ def resolve(path: str) -> Path:
     return candidate if candidate.is_absolute() else REPO_ROOT / candidate
 
 
+def save_upload(content: bytes, filename: str) -> Path:
+    """Keep an uploaded file under data/uploads, named by its content, and return its path (use
+    it as the world's `path`). The same content always lands at the same path."""
+    import hashlib
+    import re
+
+    from core.paths import data_dir
+    folder = data_dir() / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(filename).name) or "world.jsonl"
+    target = folder / f"{hashlib.sha256(content).hexdigest()[:12]}-{safe}"
+    target.write_bytes(content)
+    return target
+
+
 def normalise(statement: str) -> str:
     """What the judge compares: case, runs of whitespace and a trailing period don't count."""
     return re.sub(r"\s+", " ", statement).strip().lower().rstrip(".").rstrip()
