@@ -39,7 +39,10 @@ def graph_figure(graph: dict, title: str, max_nodes: int = 400) -> go.Figure:
     nodes = graph.get("nodes", [])[:max_nodes]
     kept = {n["id"] for n in nodes}
     edges = [e for e in graph.get("edges", []) if e["source"] in kept and e["target"] in kept]
-    pos = layered_positions(nodes, edges)
+    # "is a" edges point from child to parent; lay them out parent first, so roots sit on top.
+    downward = [{"source": e["target"], "target": e["source"]} if e.get("label") == "is a" else e
+                for e in edges]
+    pos = layered_positions(nodes, downward)
     xs, ys = [], []
     for e in edges:
         (x0, y0), (x1, y1) = pos[e["source"]], pos[e["target"]]
