@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import LabError
+from core.methods import METHODS
 from core.paths import REPO_ROOT, data_dir
 
 if TYPE_CHECKING:
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
 
 STATES = ("queued", "running", "finished", "failed", "cancelled")
 ACTIVE = ("queued", "running")
-ALL_METHODS = ("pretrained", "icl", "ft", "ft_local", "ft_global", "ft_local_global")
 CANCEL_GRACE_SECONDS = 5.0
 
 
@@ -408,7 +408,7 @@ class Experiment:
     world_seed: int = 0
     preset: str = "quick"
     overrides: dict[str, Any] = field(default_factory=dict)
-    methods: list[str] = field(default_factory=lambda: list(ALL_METHODS))
+    methods: list[str] = field(default_factory=lambda: list(METHODS))
     model: str = "default"
     aug_source: str = "oracle"
     seeds: list[int] = field(default_factory=lambda: [0])
@@ -457,7 +457,7 @@ class Experiment:
         return [*args, "--quiet"]  # progress goes to the progress file; the log keeps results
 
     def label(self, seed: int) -> str:
-        methods = "all methods" if set(self.methods) == set(ALL_METHODS) else ", ".join(self.methods)
+        methods = "all methods" if set(self.methods) == set(METHODS) else ", ".join(self.methods)
         return (f"{self.world_kind} (seed {self.world_seed}), {methods}, model {Path(self.model).name}, "
                 f"training seed {seed}")
 

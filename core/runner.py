@@ -20,14 +20,13 @@ from core import models
 from core.costs import Meter, PhaseCost, forward_flops
 from core.errors import LabError
 from core.evaluate import Prediction, SplitMetric, accuracy_by_split, evaluate
+from core.methods import METHODS, icl
 from core.methods import augment as augment_mod
-from core.methods import icl
 from core.methods.finetune import FTConfig, make_examples, train
 from core.models import LM
 from core.store import Store
 from core.worlds import Item, World, build_world
 
-METHODS = ("pretrained", "icl", "ft", "ft_local", "ft_global", "ft_local_global")
 AUG_SCOPES = {"ft": (), "ft_local": ("local",), "ft_global": ("global",),
               "ft_local_global": ("local", "global")}
 
