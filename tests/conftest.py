@@ -1,6 +1,29 @@
+"""Shared fixtures: every test runs with its own data folder (LAB_DATA_DIR), so no test
+touches data/ and no job it launched outlives it; models load once per session."""
+
+import fcntl
+from contextlib import contextmanager
+
 import pytest
 
-from core import models
+from core import jobs, models
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_DATA_DIR", str(tmp_path))
+    yield tmp_path
+    for job in jobs.list_jobs():  # never leave a process behind
+        if job["state"] in jobs.ACTIVE:
+            jobs.cancel(job["job_id"])
+
+
+@contextmanager
+def queue_held():
+    """Hold the queue lock, as a running job does: jobs launched meanwhile stay queued."""
+    with open(jobs.jobs_dir() / "queue.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -95,12 +95,6 @@ def frame(at: AppTest, column: str) -> pd.DataFrame:
     return next(d.value for d in at.dataframe if column in d.value.columns)
 
 
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("LAB_DATA_DIR", str(tmp_path))
-    return tmp_path
-
-
 def test_home_renders_on_a_fresh_data_dir(data_dir):
     at = AppTest.from_file(HOME, default_timeout=TIMEOUT).run()
     assert not at.exception

@@ -82,12 +82,6 @@ def fill(path):
     return world
 
 
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("LAB_DATA_DIR", str(tmp_path))
-    return tmp_path
-
-
 @pytest.fixture
 def filled(data_dir):
     path = data_dir / "lab.duckdb"

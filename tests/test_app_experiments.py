@@ -2,19 +2,19 @@
 data dir: they render on a fresh machine, launching queues real jobs (held in the queue by a
 lock this test holds, so that no model runs), and the queue shows state, progress and ETA."""
 
-import fcntl
 import json
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from datetime import datetime
 
 import duckdb
 import pytest
+from conftest import queue_held
 from streamlit.testing.v1 import AppTest
 
 from core import jobs
+from core.methods import METHODS
 from core.paths import REPO_ROOT
 from core.store import Store
 
@@ -23,24 +23,6 @@ HOME = str(REPO_ROOT / "app.py")
 EXPERIMENTS = "pages/2_Experiments.py"
 WORLD_PARAMS = {"n_facts": 6, "n_dimensions": 4, "articles_per_fact": 2, "chain_length": 2,
                 "direction": "by_dimension"}
-
-
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("LAB_DATA_DIR", str(tmp_path))
-    yield tmp_path
-    for job in jobs.list_jobs():  # never leave a process behind
-        if job["state"] in jobs.ACTIVE:
-            jobs.cancel(job["job_id"])
-
-
-@contextmanager
-def queue_held():
-    """Hold the queue lock, as a running job does: jobs launched meanwhile stay queued. Every
-    test cancels its jobs inside, so that none starts a model."""
-    with open(jobs.jobs_dir() / "queue.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
 
 
 def home():
@@ -126,7 +108,7 @@ def test_experiments_page_on_a_fresh_data_dir(data_dir):
     assert not at.exception
     assert at.title[0].value == "Experiments"
     assert "No jobs yet" in at.info[0].value
-    assert widget(at.multiselect, "methods").value == list(jobs.ALL_METHODS)
+    assert widget(at.multiselect, "methods").value == list(METHODS)
     assert any("python -m core run" in code.value for code in at.code)  # the command preview
     assert not (data_dir / "lab.duckdb").exists()
 

@@ -2,14 +2,13 @@
 temporary data dir; they run one at a time in launch order, can be cancelled and rerun, and
 their progress gives a fraction done and an ETA."""
 
-import fcntl
 import json
 import os
 import signal
 import time
-from contextlib import contextmanager
 
 import pytest
+from conftest import queue_held
 
 from core import jobs
 from core.errors import LabError
@@ -18,23 +17,6 @@ from core.store import Store
 TINY = ["--set", "n_facts=4", "--model", "tiny", "--quiet"]
 PROGRESS_KEYS = {"run_index", "runs_total", "method", "methods", "phase", "fraction", "message",
                  "started", "updated"}
-
-
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("LAB_DATA_DIR", str(tmp_path))
-    yield tmp_path
-    for job in jobs.list_jobs():  # never leave a process behind
-        if job["state"] in jobs.ACTIVE:
-            jobs.cancel(job["job_id"])
-
-
-@contextmanager
-def queue_held():
-    """Hold the queue lock, as a running job does: jobs launched meanwhile stay queued."""
-    with open(jobs.jobs_dir() / "queue.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
 
 
 def wait_until(job_id, done, timeout=120):
