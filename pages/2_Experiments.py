@@ -80,10 +80,19 @@ def stored_world() -> dict | None:
     ids = list(worlds.world_id)
     wanted = params.get("world")
     rows = {row.world_id: row for row in worlds.itertuples()}
-    world_id = st.selectbox(
-        "stored world", ids, index=ids.index(wanted) if wanted in ids else 0,
-        format_func=lambda w: (f"{rows[w].kind} · seed {rows[w].seed} · {rows[w].preset} · "
-                               f"{rows[w].n_facts} facts, {rows[w].n_documents} documents ({w})"))
+
+    def describe(world_id: str) -> str:
+        """Kind, seed, preset, size and only the parameters changed from the preset: the raw
+        id holds every parameter and is too long to read."""
+        row = rows[world_id]
+        stored = json.loads(row.params) if isinstance(row.params, str) else dict(row.params)
+        changed = jobs.world_overrides(row.kind, row.preset, stored)
+        extra = f" · {', '.join(f'{k}={v}' for k, v in changed.items())}" if changed else ""
+        return (f"{row.kind} · seed {row.seed} · {row.preset}{extra} · {row.n_facts} facts, "
+                f"{row.n_documents} documents")
+
+    world_id = st.selectbox("stored world", ids, index=ids.index(wanted) if wanted in ids else 0,
+                            format_func=describe)
     st.query_params["world"] = world_id
     row = rows[world_id]
     stored = json.loads(row.params) if isinstance(row.params, str) else dict(row.params)
