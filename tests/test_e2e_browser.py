@@ -208,7 +208,7 @@ def run_experiment(page, server: Server) -> None:
     open_page(page, server, "Experiments", "Queue")
     page.get_by_text("a world stored in the database", exact=True).click()
     expect(page.get_by_role("combobox", name="stored world")).to_have_value(
-        re.compile(r"reversals · seed 1 · quick · 4 facts, 8 documents"))
+        re.compile(r"reversals · seed 1 · quick · n_facts=4 · 4 facts, 8 documents"))
     for method in ("icl", "ft_global", "ft_local_global"):
         page.get_by_role("button", name=f"Remove {method}", exact=True).click()
         expect(page.get_by_role("button", name=f"Remove {method}", exact=True)).to_have_count(0)
@@ -216,6 +216,8 @@ def run_experiment(page, server: Server) -> None:
         expect(page.get_by_role("button", name=f"Remove {method}", exact=True)).to_be_visible()
     page.get_by_text("tiny (random weights, plumbing only)", exact=True).click()
     epochs = page.get_by_label("epochs", exact=True)
+    # While Streamlit reruns after the click, the old and new widgets can both be on the page.
+    expect(epochs).to_have_count(1)
     epochs.fill("1")
     epochs.press("Enter")
     # The command preview shows what will be launched: check the settings arrived.
