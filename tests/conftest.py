@@ -26,6 +26,21 @@ def queue_held():
         yield
 
 
+@pytest.fixture
+def store(tmp_path):
+    """A database filled with plausible runs (tests/test_app.py's `fill`)."""
+    from test_app import fill
+
+    from core.store import Store
+    return Store(fill(tmp_path / "lab.duckdb"))
+
+
+@pytest.fixture
+def tables(store):
+    from core import analysis
+    return analysis.load_tables(store)
+
+
 @pytest.fixture(scope="session")
 def default_lm():
     return models.load("default")

@@ -7,21 +7,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from test_app import fill
 
 from core import analysis
 from core.evaluate import wilson_interval
-from core.store import Store
-
-
-@pytest.fixture
-def store(tmp_path):
-    return Store(fill(tmp_path / "lab.duckdb"))
-
-
-@pytest.fixture
-def tables(store):
-    return analysis.load_tables(store)
 
 
 def test_pareto_keeps_only_runs_no_other_run_beats_on_both_axes():

@@ -5,21 +5,8 @@ import re
 from datetime import datetime
 
 import pandas as pd
-import pytest
-from test_app import fill
 
 from core import analysis, report
-from core.store import Store
-
-
-@pytest.fixture
-def store(tmp_path):
-    return Store(fill(tmp_path / "lab.duckdb"))
-
-
-@pytest.fixture
-def tables(store):
-    return analysis.load_tables(store)
 
 
 def test_report_embeds_every_chart_and_plotly_js_once_inline(store, tables):
