@@ -236,50 +236,99 @@ def _batches(lengths: list[int], prefix_len: int, budget: int = TOKEN_BUDGET) ->
     return batches
 
 
+@dataclass
+class _ItemRow:
+    """One item's prompt followed by each of its choices, in one row: every choice attends to
+    the prompt and to itself, never to another choice, and its positions continue from the
+    prompt's end, so the prompt is encoded once for all its choices."""
+
+    ids: list[int]
+    segments: list[int]  # 0: the prompt; k: the k-th choice
+    positions: list[int]
+    scored: list[tuple[int, int, int]]  # (pair index, first token, token count)
+
+
+def _item_rows(lm: LM, pairs: Sequence[tuple[str, str]], first_token: int) -> list[_ItemRow]:
+    by_context: dict[str, list[int]] = {}
+    for index, (context, _) in enumerate(pairs):
+        by_context.setdefault(context, []).append(index)
+    rows = []
+    for context, indices in by_context.items():
+        ids = [first_token] + lm.encode(context)
+        shared = len(ids)
+        row = _ItemRow(ids, [0] * shared, list(range(shared)), [])
+        for k, index in enumerate(indices, start=1):
+            continuation = lm.encode(pairs[index][1])
+            if not continuation:
+                raise LabError(f"empty continuation after context {context[:40]!r}")
+            row.scored.append((index, len(row.ids), len(continuation)))
+            row.ids += continuation
+            row.segments += [k] * len(continuation)
+            row.positions += range(shared, shared + len(continuation))
+        rows.append(row)
+    return rows
+
+
+def _item_mask(rows: Sequence[_ItemRow], width: int, cached: int, device) -> torch.Tensor:
+    """[rows, 1, width, cached + width] booleans: the cached context is seen by all; within a
+    row, causal, and a choice's tokens see the prompt and their own choice only. Pads (after
+    the row's end) see only themselves, which keeps their softmax finite."""
+    segments = torch.full((len(rows), width), -1, device=device)
+    for r, row in enumerate(rows):
+        segments[r, :len(row.ids)] = torch.tensor(row.segments, device=device)
+    query, key = segments[:, :, None], segments[:, None, :]
+    causal = torch.ones(width, width, dtype=torch.bool, device=device).tril()
+    within = causal & (key >= 0) & ((key == 0) | (key == query))
+    within |= torch.eye(width, dtype=torch.bool, device=device)
+    seen = torch.ones(len(rows), width, cached, dtype=torch.bool, device=device)
+    return torch.cat([seen, within], dim=2)[:, None]
+
+
 @torch.inference_mode()
 def loglikelihoods(lm: LM, pairs: Sequence[tuple[str, str]], shared_context: str = "",
                    progress=None) -> list[float]:
     """Summed log-probability of each continuation's tokens after its context, all after
     `shared_context` (an ICL prompt). The shared context is encoded once and its key/value
-    cache reused by every pair; the vocabulary projection runs only where tokens are scored."""
+    cache reused by every pair; the pairs with the same context (an item's choices) share
+    one encoding of it; the vocabulary projection runs only where tokens are scored."""
     prefix = lm.start_ids + lm.encode(shared_context)
     # The last prefix token is fed with each row, so every scored token has a predictor row.
     cache = _prefix_cache(lm, prefix[:-1])
-    rows, spans = [], []
-    for context, continuation in pairs:
-        ctx, cont = lm.encode(context), lm.encode(continuation)
-        if not cont:
-            raise LabError(f"empty continuation after context {context[:40]!r}")
-        rows.append([prefix[-1]] + ctx + cont)
-        spans.append((1 + len(ctx), len(cont)))
-    results = [0.0] * len(rows)
+    cached = len(prefix) - 1
+    rows = _item_rows(lm, pairs, prefix[-1])
+    results = [0.0] * len(pairs)
     lm_head = lm.model.get_output_embeddings()
+    pad = lm.tokenizer.pad_token_id or 0
     done = 0
-    for batch in _batches([len(r) for r in rows], len(prefix) - 1):
-        width = max(len(rows[i]) for i in batch)
-        pad = lm.tokenizer.pad_token_id or 0
-        ids = torch.tensor([rows[i] + [pad] * (width - len(rows[i])) for i in batch],
+    for batch_indices in _batches([len(row.ids) for row in rows], cached):
+        batch = [rows[i] for i in batch_indices]
+        width = max(len(row.ids) for row in batch)
+        ids = torch.tensor([row.ids + [pad] * (width - len(row.ids)) for row in batch],
                            device=lm.device)
-        # Right padding needs no mask: causal attention never lets a real token see a pad.
-        hidden = lm.model.base_model(input_ids=ids, cache=_expand(cache, len(batch)),
-                                     use_cache=cache is not None).last_hidden_state
-        row_index, positions, targets = [], [], []
-        for r, i in enumerate(batch):
-            start, count = spans[i]
-            row_index += [r] * count
-            positions += range(start - 1, start - 1 + count)
-            targets += rows[i][start:start + count]
-        picked = hidden[torch.tensor(row_index), torch.tensor(positions)]
+        positions = torch.tensor([[cached + p for p in row.positions]
+                                  + [cached] * (width - len(row.ids)) for row in batch],
+                                 device=lm.device)
+        hidden = lm.model.base_model(
+            input_ids=ids, position_ids=positions, cache=_expand(cache, len(batch)),
+            attention_mask=_item_mask(batch, width, cached, lm.device),
+            use_cache=cache is not None).last_hidden_state
+        row_index, predictors, targets, owners = [], [], [], []
+        for r, row in enumerate(batch):
+            shared_end = row.segments.index(1) if 1 in row.segments else len(row.ids)
+            for index, first, count in row.scored:
+                # A choice's first token is predicted from the prompt's last token.
+                row_index += [r] * count
+                predictors += [shared_end - 1] + list(range(first, first + count - 1))
+                targets += row.ids[first:first + count]
+                owners += [index] * count
+        picked = hidden[torch.tensor(row_index), torch.tensor(predictors)]
         logprobs = torch.log_softmax(lm_head(picked).float(), dim=-1)
         token_lp = logprobs[torch.arange(len(targets)), torch.tensor(targets, device=lm.device)]
-        offset = 0
-        for i in batch:
-            count = spans[i][1]
-            results[i] = float(token_lp[offset:offset + count].sum())
-            offset += count
-        done += len(batch)
+        for index, value in zip(owners, token_lp.tolist()):
+            results[index] += value
+        done += sum(len(row.scored) for row in batch)
         if progress:
-            progress(done, len(rows))
+            progress(done, len(pairs))
     return results
 
 

@@ -97,16 +97,18 @@ class RunResult:
 
 def _eval_cost(lm: LM, items: Sequence[Item], prefix_tokens: int) -> tuple[int, float, float]:
     """Tokens, FLOPs, and FLOPs of the shared prefix alone, of the scoring fast path: the
-    prefix once, then each choice's prompt and continuation, with the vocabulary projection
-    only on scored tokens."""
+    prefix once, each item's prompt once, then each choice's continuation, with the
+    vocabulary projection only on scored tokens."""
     prefix_flops = forward_flops(lm, prefix_tokens, prefix_tokens / 2, head_tokens=0)
     tokens, flops = prefix_tokens, prefix_flops
     for item in items:
-        prompt = len(lm.encode(item.prompt))
+        prompt = len(lm.encode(item.prompt)) + 1  # the prefix's last token is fed with it
+        tokens += prompt
+        flops += forward_flops(lm, prompt, prefix_tokens + prompt / 2, head_tokens=0)
         for choice in item.choices:
             cont = len(lm.encode(choice))
-            tokens += prompt + cont
-            flops += forward_flops(lm, prompt + cont, prefix_tokens + (prompt + cont) / 2, cont)
+            tokens += cont
+            flops += forward_flops(lm, cont, prefix_tokens + prompt + cont / 2, cont)
     return tokens, flops, prefix_flops
 
 

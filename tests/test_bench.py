@@ -14,7 +14,8 @@ def test_bench_runs_and_fast_paths_agree_with_naive_ones():
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert figures["icl_max_abs_diff"] < 1e-4
     assert figures["generation_same_output"] == 1.0
-    for key in ("icl_scoring_speedup", "ft_speedup", "ft_mfu", "generation_speedup",
+    for key in ("icl_scoring_speedup", "ft_speedup", "ft_mfu", "ft_short_docs_speedup",
+                "generation_speedup",
                 "model_loaded_peak_mb", "ft_full_peak_mb", "ft_lora_peak_mb"):
         assert figures[key] > 0, key
     assert "speedup" in result.stdout  # the table before the JSON line

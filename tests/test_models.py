@@ -48,6 +48,17 @@ def test_shared_context_scoring_equals_full_concatenation(default_lm):
         assert abs(score - plain_loglik(default_lm, context, continuation, shared)) < 1e-4
 
 
+def test_choices_sharing_an_item_prompt_score_as_if_alone(default_lm):
+    # Choices of different lengths share their prompt's encoding, interleaved with other items.
+    shared = "Facts: femp are more dangerous than glon.\n\n"
+    pairs = [("femp are", " more dangerous than glon."), ("glon are", " less"),
+             ("femp are", " less dangerous than glon, as everyone knows."),
+             ("femp are", " x."), ("glon are", " more dangerous than femp.")]
+    fast = models.loglikelihoods(default_lm, pairs, shared_context=shared)
+    for score, (context, continuation) in zip(fast, pairs):
+        assert abs(score - plain_loglik(default_lm, context, continuation, shared)) < 1e-4
+
+
 def test_generation_with_shared_prefix_matches_plain_generation(default_lm):
     prefix, prompts = "The capital of France", [" is", " is a city called"]
     shared = models.generate(default_lm, prompts, max_new_tokens=8, shared_prefix=prefix)

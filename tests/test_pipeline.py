@@ -4,6 +4,7 @@ import dataclasses
 
 import duckdb
 import pytest
+import torch
 
 from core import models
 from core.errors import LabError
@@ -181,3 +182,36 @@ def test_packed_batch_has_the_loss_of_a_padded_one(tiny_lm):
         padded = tiny_lm.model(input_ids=ids, attention_mask=mask, labels=labels).loss
         packed = tiny_lm.model(**_pack(rows, tiny_lm.device), use_cache=False).loss
     assert abs(padded.item() - packed.item()) < 1e-5
+
+
+def test_per_document_attention_has_the_loss_and_gradients_of_the_block_mask(default_lm):
+    """Training's attention (each packed document on its own) computes what transformers'
+    block-diagonal mask over the whole row computes, gradients included."""
+    from core.methods.finetune import _pack, _tokenize
+    from core.packed_attention import packed_rows
+    rows = _tokenize(default_lm, [("", "glon are more dangerous than femp."),
+                                  ("Did you know?", "\nyes, they are."), ("", "a")])
+    batch = _pack(rows, default_lm.device)
+    model = default_lm.model
+    probe = model.model.layers[0].self_attn.q_proj.weight
+
+    def loss_and_grad():
+        model.zero_grad()
+        with torch.enable_grad():
+            loss = model(**batch, use_cache=False).loss
+            loss.backward()
+        grad = probe.grad.clone()
+        model.zero_grad(set_to_none=True)
+        return loss.item(), grad
+
+    before, trainable = model.config._attn_implementation, probe.requires_grad
+    probe.requires_grad_(True)
+    try:
+        block_loss, block_grad = loss_and_grad()
+        with packed_rows(model):
+            packed_loss, packed_grad = loss_and_grad()
+    finally:
+        probe.requires_grad_(trainable)
+    assert model.config._attn_implementation == before
+    assert abs(block_loss - packed_loss) < 1e-5
+    assert (block_grad - packed_grad).abs().max() < 1e-5 * max(1.0, block_grad.abs().max().item())

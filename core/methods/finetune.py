@@ -18,6 +18,7 @@ from core import models
 from core.costs import train_flops
 from core.errors import LabError
 from core.models import LM
+from core.packed_attention import packed_rows
 
 SPLITTINGS = ("none", "independent", "cumulative")
 
@@ -136,13 +137,9 @@ def _lr_factor(step: int, total: int, config: FTConfig) -> float:
     return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def train(lm: LM, examples: Sequence[tuple[str, str]], config: FTConfig,
-          progress: Callable[[int, int, float], None] | None = None) -> TrainResult:
-    """Fine-tune `lm`'s weights in place (LoRA merged in at the end), with its loss curve and
-    compute. Callers wrap this in `models.weights_restored(lm)` to get the original back."""
-    config.validate()
-    if not examples:
-        raise LabError("nothing to fine-tune on: the training set is empty")
+def _train_loop(lm: LM, examples: Sequence[tuple[str, str]], config: FTConfig,
+                progress: Callable[[int, int, float], None] | None) -> TrainResult:
+    """The loop itself: shuffled batches of packed examples, bf16 autocast, AdamW."""
     model = lm.model
     if config.mode == "lora":
         model = _wrap_lora(model, config)  # freezes the base weights
@@ -184,6 +181,19 @@ def train(lm: LM, examples: Sequence[tuple[str, str]], config: FTConfig,
         if progress:
             progress(step + 1, total, result.losses[-1]["loss"])
     result.steps = total
+    return result
+
+
+def train(lm: LM, examples: Sequence[tuple[str, str]], config: FTConfig,
+          progress: Callable[[int, int, float], None] | None = None) -> TrainResult:
+    """Fine-tune `lm`'s weights in place (LoRA merged in at the end), with its loss curve and
+    compute. Callers wrap this in `models.weights_restored(lm)` to get the original back."""
+    config.validate()
+    if not examples:
+        raise LabError("nothing to fine-tune on: the training set is empty")
+    with packed_rows(lm.model):
+        result = _train_loop(lm, examples, config, progress)
+    model = result.model
     if config.mode == "lora":
         model = model.merge_and_unload()
     model.eval()
