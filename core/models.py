@@ -248,24 +248,28 @@ class _ItemRow:
     scored: list[tuple[int, int, int]]  # (pair index, first token, token count)
 
 
-def _item_rows(lm: LM, pairs: Sequence[tuple[str, str]], first_token: int) -> list[_ItemRow]:
+def _item_rows(lm: LM, pairs: Sequence[tuple[str, str]], first_token: int,
+               max_row: int = 256) -> list[_ItemRow]:
+    """Pairs grouped by context, one row per group; a group whose choices would make a row
+    longer than `max_row` tokens (many pairs with an empty context, say) takes several."""
     by_context: dict[str, list[int]] = {}
     for index, (context, _) in enumerate(pairs):
         by_context.setdefault(context, []).append(index)
     rows = []
     for context, indices in by_context.items():
-        ids = [first_token] + lm.encode(context)
-        shared = len(ids)
-        row = _ItemRow(ids, [0] * shared, list(range(shared)), [])
-        for k, index in enumerate(indices, start=1):
+        prompt = [first_token] + lm.encode(context)
+        row = None
+        for index in indices:
             continuation = lm.encode(pairs[index][1])
             if not continuation:
                 raise LabError(f"empty continuation after context {context[:40]!r}")
+            if row is None or (row.scored and len(row.ids) + len(continuation) > max_row):
+                row = _ItemRow(list(prompt), [0] * len(prompt), list(range(len(prompt))), [])
+                rows.append(row)
             row.scored.append((index, len(row.ids), len(continuation)))
+            row.positions += range(len(prompt), len(prompt) + len(continuation))
+            row.segments += [len(row.scored)] * len(continuation)
             row.ids += continuation
-            row.segments += [k] * len(continuation)
-            row.positions += range(shared, shared + len(continuation))
-        rows.append(row)
     return rows
 
 

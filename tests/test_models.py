@@ -59,6 +59,15 @@ def test_choices_sharing_an_item_prompt_score_as_if_alone(default_lm):
         assert abs(score - plain_loglik(default_lm, context, continuation, shared)) < 1e-4
 
 
+def test_many_choices_of_one_prompt_split_into_rows_and_still_score_alone(tiny_lm):
+    pairs = [("", f" choice number {k} " + "and more words " * k) for k in range(40)]
+    rows = models._item_rows(tiny_lm, pairs, tiny_lm.start_ids[-1])
+    assert len(rows) > 1 and all(len(row.ids) <= 256 or len(row.scored) == 1 for row in rows)
+    assert sorted(index for row in rows for index, _, _ in row.scored) == list(range(40))
+    for score, (context, continuation) in zip(models.loglikelihoods(tiny_lm, pairs), pairs):
+        assert abs(score - plain_loglik(tiny_lm, context, continuation)) < 1e-3
+
+
 def test_generation_with_shared_prefix_matches_plain_generation(default_lm):
     prefix, prompts = "The capital of France", [" is", " is a city called"]
     shared = models.generate(default_lm, prompts, max_new_tokens=8, shared_prefix=prefix)
