@@ -20,12 +20,13 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, LlamaConfig
 from transformers import logging as hf_logging
 
+from core import prefix_attention
 from core.errors import LabError
 from core.paths import models_dir
 
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_DIRNAME = "smollm2-135m-instruct"
-TOKEN_BUDGET = 8192  # tokens (rows x length, cached context included) per forward pass
+TOKEN_BUDGET = 4096  # tokens (rows x length) per forward pass after the shared context
 
 hf_logging.set_verbosity_error()
 hf_logging.disable_progress_bar()
@@ -200,33 +201,12 @@ def weights_restored(lm: LM):
 # ---------------------------------------------------------------- scoring
 
 
-def _prefix_cache(lm: LM, prefix_ids: list[int]) -> DynamicCache | None:
-    """Key/value cache of a shared prefix, computed once (None for an empty prefix)."""
-    if not prefix_ids:
-        return None
-    cache = DynamicCache()
-    ids = torch.tensor([prefix_ids], device=lm.device)
-    lm.model(input_ids=ids, cache=cache, use_cache=True, logits_to_keep=1)
-    return cache
-
-
-def _expand(cache: DynamicCache | None, batch: int) -> DynamicCache | None:
-    """A fresh cache holding the shared prefix once per row (the model appends to it)."""
-    if cache is None:
-        return None
-    fresh = DynamicCache()
-    for index, layer in enumerate(cache.layers):
-        fresh.update(layer.keys.expand(batch, -1, -1, -1), layer.values.expand(batch, -1, -1, -1),
-                     index)
-    return fresh
-
-
-def _batches(lengths: list[int], prefix_len: int, budget: int = TOKEN_BUDGET) -> list[list[int]]:
-    """Indices grouped longest first so each batch's rows x (prefix + length) fits the budget."""
+def _batches(lengths: list[int], budget: int = TOKEN_BUDGET) -> list[list[int]]:
+    """Indices grouped longest first so each batch's rows x length fits the budget."""
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
     batches, current = [], []
     for index in order:
-        width = prefix_len + lengths[current[0] if current else index]
+        width = lengths[current[0] if current else index]
         if current and (len(current) + 1) * width > budget:
             batches.append(current)
             current = []
@@ -273,10 +253,10 @@ def _item_rows(lm: LM, pairs: Sequence[tuple[str, str]], first_token: int,
     return rows
 
 
-def _item_mask(rows: Sequence[_ItemRow], width: int, cached: int, device) -> torch.Tensor:
-    """[rows, 1, width, cached + width] booleans: the cached context is seen by all; within a
-    row, causal, and a choice's tokens see the prompt and their own choice only. Pads (after
-    the row's end) see only themselves, which keeps their softmax finite."""
+def _item_mask(rows: Sequence[_ItemRow], width: int, device) -> torch.Tensor:
+    """[rows, 1, width, width] booleans over the rows' own tokens (the shared context is seen
+    by all): causal, and a choice's tokens see the prompt and their own choice only. Pads
+    (after the row's end) see only themselves."""
     segments = torch.full((len(rows), width), -1, device=device)
     for r, row in enumerate(rows):
         segments[r, :len(row.ids)] = torch.tensor(row.segments, device=device)
@@ -284,8 +264,7 @@ def _item_mask(rows: Sequence[_ItemRow], width: int, cached: int, device) -> tor
     causal = torch.ones(width, width, dtype=torch.bool, device=device).tril()
     within = causal & (key >= 0) & ((key == 0) | (key == query))
     within |= torch.eye(width, dtype=torch.bool, device=device)
-    seen = torch.ones(len(rows), width, cached, dtype=torch.bool, device=device)
-    return torch.cat([seen, within], dim=2)[:, None]
+    return within[:, None]
 
 
 @torch.inference_mode()
@@ -297,14 +276,14 @@ def loglikelihoods(lm: LM, pairs: Sequence[tuple[str, str]], shared_context: str
     one encoding of it; the vocabulary projection runs only where tokens are scored."""
     prefix = lm.start_ids + lm.encode(shared_context)
     # The last prefix token is fed with each row, so every scored token has a predictor row.
-    cache = _prefix_cache(lm, prefix[:-1])
-    cached = len(prefix) - 1
+    shared = prefix_attention.encode(lm.model, prefix[:-1])
+    cached = shared.length
     rows = _item_rows(lm, pairs, prefix[-1])
     results = [0.0] * len(pairs)
     lm_head = lm.model.get_output_embeddings()
     pad = lm.tokenizer.pad_token_id or 0
     done = 0
-    for batch_indices in _batches([len(row.ids) for row in rows], cached):
+    for batch_indices in _batches([len(row.ids) for row in rows]):
         batch = [rows[i] for i in batch_indices]
         width = max(len(row.ids) for row in batch)
         ids = torch.tensor([row.ids + [pad] * (width - len(row.ids)) for row in batch],
@@ -312,10 +291,10 @@ def loglikelihoods(lm: LM, pairs: Sequence[tuple[str, str]], shared_context: str
         positions = torch.tensor([[cached + p for p in row.positions]
                                   + [cached] * (width - len(row.ids)) for row in batch],
                                  device=lm.device)
-        hidden = lm.model.base_model(
-            input_ids=ids, position_ids=positions, cache=_expand(cache, len(batch)),
-            attention_mask=_item_mask(batch, width, cached, lm.device),
-            use_cache=cache is not None).last_hidden_state
+        with prefix_attention.attending(lm.model):
+            hidden = lm.model.base_model(
+                input_ids=ids, position_ids=positions, shared_prefix=shared,
+                attention_mask=_item_mask(batch, width, lm.device)).last_hidden_state
         row_index, predictors, targets, owners = [], [], [], []
         for r, row in enumerate(batch):
             shared_end = row.segments.index(1) if 1 in row.segments else len(row.ids)
@@ -349,7 +328,7 @@ def generate(lm: LM, prompts: Sequence[str], max_new_tokens: int = 64, stop: str
     """Greedy continuation of each prompt (after `shared_prefix`, encoded once and its
     key/value cache shared), stopped at `stop`, the end-of-text token or `max_new_tokens`."""
     prefix = lm.start_ids + lm.encode(shared_prefix)
-    cache = _prefix_cache(lm, prefix)
+    shared = prefix_attention.encode(lm.model, prefix)
     stop_ids = {lm.tokenizer.eos_token_id, *lm.start_ids}
     outputs: list[str] = []
     for first in range(0, len(prompts), batch_size):
@@ -358,17 +337,18 @@ def generate(lm: LM, prompts: Sequence[str], max_new_tokens: int = 64, stop: str
         pad = lm.tokenizer.pad_token_id or 0
         # Left padding inside the prompt part; the mask hides the pads, positions skip them.
         ids = torch.tensor([[pad] * (width - len(c)) + c for c in chunk], device=lm.device)
-        prompt_mask = torch.tensor([[0] * (width - len(c)) + [1] * len(c) for c in chunk],
-                                   device=lm.device)
-        mask = torch.cat([torch.ones(len(chunk), len(prefix), dtype=torch.long, device=lm.device),
-                          prompt_mask], dim=1)
-        positions = len(prefix) + (prompt_mask.cumsum(1) - 1).clamp(min=0)
-        past = _expand(cache, len(chunk))
+        mask = torch.tensor([[0] * (width - len(c)) + [1] * len(c) for c in chunk],
+                            device=lm.device)
+        positions = len(prefix) + (mask.cumsum(1) - 1).clamp(min=0)
+        # The cache holds each row's own tokens; the prefix is attended to where it is.
+        past = DynamicCache()
         new_tokens = [[] for _ in chunk]
         finished = [False] * len(chunk)
         for _ in range(max_new_tokens):
-            out = lm.model(input_ids=ids, attention_mask=mask, position_ids=positions,
-                           cache=past, use_cache=True, logits_to_keep=1)
+            with prefix_attention.attending(lm.model):
+                out = lm.model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                               cache=past, use_cache=True, logits_to_keep=1,
+                               shared_prefix=shared)
             past = out.cache
             next_ids = out.logits[:, -1].argmax(-1)
             for r, token in enumerate(next_ids.tolist()):

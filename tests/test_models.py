@@ -68,6 +68,17 @@ def test_many_choices_of_one_prompt_split_into_rows_and_still_score_alone(tiny_l
         assert abs(score - plain_loglik(tiny_lm, context, continuation)) < 1e-3
 
 
+def test_shared_prefix_attention_in_small_chunks_scores_the_same(tiny_lm, monkeypatch):
+    from core import prefix_attention
+    shared = "Facts: femp are more dangerous than glon. " * 5
+    whole = models.loglikelihoods(tiny_lm, PAIRS, shared_context=shared)
+    monkeypatch.setattr(prefix_attention, "SCORES_PER_CHUNK", 64)  # a query or two at a time
+    chunked = models.loglikelihoods(tiny_lm, PAIRS, shared_context=shared)
+    for fast, slow, (context, continuation) in zip(chunked, whole, PAIRS):
+        assert abs(fast - slow) < 1e-4
+        assert abs(fast - plain_loglik(tiny_lm, context, continuation, shared)) < 1e-3
+
+
 def test_generation_with_shared_prefix_matches_plain_generation(default_lm):
     prefix, prompts = "The capital of France", [" is", " is a city called"]
     shared = models.generate(default_lm, prompts, max_new_tokens=8, shared_prefix=prefix)
