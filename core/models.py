@@ -267,51 +267,56 @@ def _item_mask(rows: Sequence[_ItemRow], width: int, device) -> torch.Tensor:
     return within[:, None]
 
 
+def _score_batch(lm: LM, batch: Sequence[_ItemRow], shared: prefix_attention.SharedPrefix,
+                 lm_head: torch.nn.Module) -> list[tuple[int, float]]:
+    """(pair index, log-probability) of every scored token of a batch of item rows."""
+    width = max(len(row.ids) for row in batch)
+    pad = lm.tokenizer.pad_token_id or 0
+    ids = torch.tensor([row.ids + [pad] * (width - len(row.ids)) for row in batch],
+                       device=lm.device)
+    positions = torch.tensor([[shared.length + p for p in row.positions]
+                              + [shared.length] * (width - len(row.ids)) for row in batch],
+                             device=lm.device)
+    hidden = lm.model.base_model(input_ids=ids, position_ids=positions, shared_prefix=shared,
+                                 attention_mask=_item_mask(batch, width, lm.device)
+                                 ).last_hidden_state
+    row_index, predictors, targets, owners = [], [], [], []
+    for r, row in enumerate(batch):
+        prompt_end = row.scored[0][1]
+        for index, first, count in row.scored:
+            # A choice's first token is predicted from the prompt's last token.
+            row_index += [r] * count
+            predictors += [prompt_end - 1] + list(range(first, first + count - 1))
+            targets += row.ids[first:first + count]
+            owners += [index] * count
+    picked = hidden[torch.tensor(row_index), torch.tensor(predictors)]
+    logprobs = torch.log_softmax(lm_head(picked).float(), dim=-1)
+    token_lp = logprobs[torch.arange(len(targets)), torch.tensor(targets, device=lm.device)]
+    return list(zip(owners, token_lp.tolist()))
+
+
 @torch.inference_mode()
 def loglikelihoods(lm: LM, pairs: Sequence[tuple[str, str]], shared_context: str = "",
                    progress=None) -> list[float]:
     """Summed log-probability of each continuation's tokens after its context, all after
-    `shared_context` (an ICL prompt). The shared context is encoded once and its key/value
-    cache reused by every pair; the pairs with the same context (an item's choices) share
-    one encoding of it; the vocabulary projection runs only where tokens are scored."""
+    `shared_context` (an ICL prompt). The shared context is encoded once and attended to in
+    place by every pair; the pairs with the same context (an item's choices) share one
+    encoding of it; the vocabulary projection runs only where tokens are scored."""
     prefix = lm.start_ids + lm.encode(shared_context)
     # The last prefix token is fed with each row, so every scored token has a predictor row.
     shared = prefix_attention.encode(lm.model, prefix[:-1])
-    cached = shared.length
     rows = _item_rows(lm, pairs, prefix[-1])
     results = [0.0] * len(pairs)
     lm_head = lm.model.get_output_embeddings()
-    pad = lm.tokenizer.pad_token_id or 0
     done = 0
-    for batch_indices in _batches([len(row.ids) for row in rows]):
-        batch = [rows[i] for i in batch_indices]
-        width = max(len(row.ids) for row in batch)
-        ids = torch.tensor([row.ids + [pad] * (width - len(row.ids)) for row in batch],
-                           device=lm.device)
-        positions = torch.tensor([[cached + p for p in row.positions]
-                                  + [cached] * (width - len(row.ids)) for row in batch],
-                                 device=lm.device)
-        with prefix_attention.attending(lm.model):
-            hidden = lm.model.base_model(
-                input_ids=ids, position_ids=positions, shared_prefix=shared,
-                attention_mask=_item_mask(batch, width, lm.device)).last_hidden_state
-        row_index, predictors, targets, owners = [], [], [], []
-        for r, row in enumerate(batch):
-            shared_end = row.segments.index(1) if 1 in row.segments else len(row.ids)
-            for index, first, count in row.scored:
-                # A choice's first token is predicted from the prompt's last token.
-                row_index += [r] * count
-                predictors += [shared_end - 1] + list(range(first, first + count - 1))
-                targets += row.ids[first:first + count]
-                owners += [index] * count
-        picked = hidden[torch.tensor(row_index), torch.tensor(predictors)]
-        logprobs = torch.log_softmax(lm_head(picked).float(), dim=-1)
-        token_lp = logprobs[torch.arange(len(targets)), torch.tensor(targets, device=lm.device)]
-        for index, value in zip(owners, token_lp.tolist()):
-            results[index] += value
-        done += sum(len(row.scored) for row in batch)
-        if progress:
-            progress(done, len(pairs))
+    with prefix_attention.attending(lm.model):
+        for batch_indices in _batches([len(row.ids) for row in rows]):
+            batch = [rows[i] for i in batch_indices]
+            for index, value in _score_batch(lm, batch, shared, lm_head):
+                results[index] += value
+            done += sum(len(row.scored) for row in batch)
+            if progress:
+                progress(done, len(pairs))
     return results
 
 
@@ -322,53 +327,55 @@ def count_tokens(lm: LM, text: str) -> int:
 # ---------------------------------------------------------------- generation
 
 
+def _generate_chunk(lm: LM, chunk: list[list[int]], shared: prefix_attention.SharedPrefix,
+                    max_new_tokens: int, stop: str) -> list[str]:
+    """Greedy continuations of a batch of tokenized prompts after the shared prefix."""
+    stop_ids = {lm.tokenizer.eos_token_id, *lm.start_ids}
+    width = max(len(c) for c in chunk)
+    pad = lm.tokenizer.pad_token_id or 0
+    # Left padding inside the prompt part; the mask hides the pads, positions skip them.
+    ids = torch.tensor([[pad] * (width - len(c)) + c for c in chunk], device=lm.device)
+    mask = torch.tensor([[0] * (width - len(c)) + [1] * len(c) for c in chunk], device=lm.device)
+    positions = shared.length + (mask.cumsum(1) - 1).clamp(min=0)
+    # The cache holds each row's own tokens; the prefix is attended to where it is.
+    past = DynamicCache()
+    new_tokens = [[] for _ in chunk]
+    finished = [False] * len(chunk)
+    for _ in range(max_new_tokens):
+        out = lm.model(input_ids=ids, attention_mask=mask, position_ids=positions, cache=past,
+                       use_cache=True, logits_to_keep=1, shared_prefix=shared)
+        past = out.cache
+        next_ids = out.logits[:, -1].argmax(-1)
+        for r, token in enumerate(next_ids.tolist()):
+            if finished[r]:
+                continue
+            if token in stop_ids:
+                finished[r] = True
+                continue
+            new_tokens[r].append(token)
+            if stop and stop in lm.decode(new_tokens[r][-8:]):
+                finished[r] = True
+        if all(finished):
+            break
+        ids = next_ids[:, None]
+        mask = torch.cat([mask, torch.ones(len(chunk), 1, dtype=torch.long, device=lm.device)],
+                         dim=1)
+        positions = positions[:, -1:] + 1
+    texts = [lm.decode(tokens) for tokens in new_tokens]
+    return [text.split(stop)[0] if stop else text for text in texts]
+
+
 @torch.inference_mode()
 def generate(lm: LM, prompts: Sequence[str], max_new_tokens: int = 64, stop: str = "\n\n",
              shared_prefix: str = "", batch_size: int = 16, progress=None) -> list[str]:
-    """Greedy continuation of each prompt (after `shared_prefix`, encoded once and its
-    key/value cache shared), stopped at `stop`, the end-of-text token or `max_new_tokens`."""
-    prefix = lm.start_ids + lm.encode(shared_prefix)
-    shared = prefix_attention.encode(lm.model, prefix)
-    stop_ids = {lm.tokenizer.eos_token_id, *lm.start_ids}
+    """Greedy continuation of each prompt (after `shared_prefix`, encoded once and attended to
+    in place), stopped at `stop`, the end-of-text token or `max_new_tokens`."""
+    shared = prefix_attention.encode(lm.model, lm.start_ids + lm.encode(shared_prefix))
     outputs: list[str] = []
-    for first in range(0, len(prompts), batch_size):
-        chunk = [lm.encode(p) for p in prompts[first:first + batch_size]]
-        width = max(len(c) for c in chunk)
-        pad = lm.tokenizer.pad_token_id or 0
-        # Left padding inside the prompt part; the mask hides the pads, positions skip them.
-        ids = torch.tensor([[pad] * (width - len(c)) + c for c in chunk], device=lm.device)
-        mask = torch.tensor([[0] * (width - len(c)) + [1] * len(c) for c in chunk],
-                            device=lm.device)
-        positions = len(prefix) + (mask.cumsum(1) - 1).clamp(min=0)
-        # The cache holds each row's own tokens; the prefix is attended to where it is.
-        past = DynamicCache()
-        new_tokens = [[] for _ in chunk]
-        finished = [False] * len(chunk)
-        for _ in range(max_new_tokens):
-            with prefix_attention.attending(lm.model):
-                out = lm.model(input_ids=ids, attention_mask=mask, position_ids=positions,
-                               cache=past, use_cache=True, logits_to_keep=1,
-                               shared_prefix=shared)
-            past = out.cache
-            next_ids = out.logits[:, -1].argmax(-1)
-            for r, token in enumerate(next_ids.tolist()):
-                if finished[r]:
-                    continue
-                if token in stop_ids:
-                    finished[r] = True
-                    continue
-                new_tokens[r].append(token)
-                if stop and stop in lm.decode(new_tokens[r][-8:]):
-                    finished[r] = True
-            if all(finished):
-                break
-            ids = next_ids[:, None]
-            mask = torch.cat([mask, torch.ones(len(chunk), 1, dtype=torch.long,
-                                               device=lm.device)], dim=1)
-            positions = positions[:, -1:] + 1
-        for tokens in new_tokens:
-            text = lm.decode(tokens)
-            outputs.append(text.split(stop)[0] if stop else text)
-        if progress:
-            progress(len(outputs), len(prompts))
+    with prefix_attention.attending(lm.model):
+        for first in range(0, len(prompts), batch_size):
+            chunk = [lm.encode(p) for p in prompts[first:first + batch_size]]
+            outputs += _generate_chunk(lm, chunk, shared, max_new_tokens, stop)
+            if progress:
+                progress(len(outputs), len(prompts))
     return outputs

@@ -12,13 +12,14 @@ Documents are found from the position ids, which restart at 0 at each one.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from transformers import AttentionInterface
 from transformers.masking_utils import AttentionMaskInterface
+
+from core import attention
 
 NAME = "lab_packed"
 
@@ -61,12 +62,6 @@ AttentionInterface.register(NAME, packed_attention)
 AttentionMaskInterface.register(NAME, _no_mask)
 
 
-@contextlib.contextmanager
-def packed_rows(model: torch.nn.Module) -> Iterator[None]:
+def packed_rows(model: torch.nn.Module) -> contextlib.AbstractContextManager:
     """Train `model` on packed rows; its own attention comes back afterwards."""
-    before = model.config._attn_implementation
-    model.set_attn_implementation(NAME)
-    try:
-        yield
-    finally:
-        model.set_attn_implementation(before)
+    return attention.using(model, NAME)

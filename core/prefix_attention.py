@@ -15,13 +15,14 @@ Use: `encode(lm.model, ids)` once, then call the model inside `attending(model)`
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
 from transformers import DynamicCache
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 from transformers.modeling_utils import AttentionInterface
+
+from core import attention
 
 NAME = "lab_shared_prefix"
 SCORES_PER_CHUNK = 1 << 25  # score entries computed at once (128 MB of float32)
@@ -122,12 +123,6 @@ AttentionInterface.register(NAME, shared_prefix_attention)
 AttentionMaskInterface.register(NAME, sdpa_mask)
 
 
-@contextlib.contextmanager
-def attending(model: torch.nn.Module) -> Iterator[None]:
+def attending(model: torch.nn.Module) -> contextlib.AbstractContextManager:
     """Calls to `model` inside take `shared_prefix=`; its own attention comes back after."""
-    before = model.config._attn_implementation
-    model.set_attn_implementation(NAME)
-    try:
-        yield
-    finally:
-        model.set_attn_implementation(before)
+    return attention.using(model, NAME)

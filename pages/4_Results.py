@@ -2,26 +2,16 @@
 95% intervals, loss curves of chosen runs, a per-item browser for one run, and the table of
 runs. Reads the store through core and draws; the view lives in the link (st.query_params)."""
 
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 from core import analysis, charts
-from core.errors import LabError
 from core.store import Store
-from ui.common import database_box
-
-RUN_COMMAND = ("python -m core run --world reversals "
-               "--methods pretrained,icl,ft,ft_local,ft_global,ft_local_global")
+from ui.common import RUN_COMMAND, database_box, tables_or_stop
 
 st.set_page_config(page_title="Results · ICL vs fine-tuning lab", layout="wide")
 st.title("Results")
-
-
-@st.cache_data(ttl=10, show_spinner="Reading the database…")
-def load(db: str) -> analysis.Tables:
-    return analysis.load_tables(Store(db))
 
 
 @st.cache_data(ttl=10, show_spinner=False)
@@ -70,19 +60,11 @@ def choose(column, key: str, label: str, values: pd.Series, allow_all: bool = Fa
 # The database path and every choice below live in the URL, so a copied link reopens this view.
 db = database_box()
 
-no_results = f"No complete runs in {db} yet. Produce results with:\n\n`{RUN_COMMAND}`"
-if not Path(db).is_file():
-    st.info(no_results)
-    st.stop()
-try:
-    tables = load(db)
-except LabError as error:
-    st.error(str(error))
-    st.stop()
+tables = tables_or_stop(db, "to draw")
 runs = tables.runs
 
 if tables.complete.empty:
-    st.info(no_results)
+    st.info(f"No complete runs in {db} yet. Produce results with:\n\n`{RUN_COMMAND}`")
 else:
     complete = tables.complete
     columns = st.columns(3)
@@ -161,8 +143,6 @@ else:
                      column_config={"margin": st.column_config.NumberColumn(format="%.2f")})
 
 # e. Every run, newest first, failed ones with their error.
-if runs.empty:
-    st.stop()
 with st.expander("All runs", expanded=tables.complete.empty):
     table = runs.sort_values("created_at", ascending=False)
     st.dataframe(table[["run_id", "status", "error", "label", "model", "kind", "created_at"]],
