@@ -37,8 +37,11 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def matmul_flops_per_second(dtype: torch.dtype, device: torch.device, size: int = 1024) -> float:
-    """What this machine's matrix units do for `dtype`: the denominator of utilization."""
+def matmul_flops_per_second(dtype: torch.dtype, device: torch.device,
+                            size: int | None = None) -> float:
+    """What this machine's matrix units do for `dtype`: the denominator of utilization. A GPU
+    needs big matrices to reach its peak; 1024 already does on this CPU."""
+    size = size or (8192 if device.type == "cuda" else 1024)
     a = torch.randn(size, size, device=device).to(dtype)
     b = torch.randn(size, size, device=device).to(dtype)
     for _ in range(3):
@@ -167,21 +170,30 @@ def bench_generation(lm: LM, world, n_prompts: int, max_new_tokens: int = 32) ->
 # ---------------------------------------------------------------- memory, in fresh processes
 
 
-def _child_peak(code: str) -> float:
-    """Peak resident memory (MB) of a fresh Python process running `code`."""
-    script = f"{code}\nfrom core.bench import peak_rss_mb\nprint(peak_rss_mb())"
+def _child_peak(code: str) -> tuple[float, float]:
+    """Peak resident memory and peak GPU memory (MB; 0 without a GPU) of a fresh Python
+    process running `code`."""
+    script = (f"{code}\nimport torch\nfrom core.bench import peak_rss_mb\n"
+              "gpu = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else 0\n"
+              "print(peak_rss_mb(), gpu)")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
+    rss, gpu = out.stdout.strip().splitlines()[-1].split()
+    return float(rss), float(gpu)
 
 
-def bench_memory(model: str) -> dict:
+def bench_memory(model: str, gpu: bool = False) -> dict:
     load = f"from core import models; lm = models.load({model!r})"
     ft = ("from core.methods.finetune import FTConfig, train; "
           "train(lm, [('', 'glon are more dangerous than femp.')] * 16, FTConfig(mode={mode!r}, "
           "epochs=1))")
-    return {"model_loaded_peak_mb": _child_peak(load),
-            "ft_full_peak_mb": _child_peak(load + "\n" + ft.format(mode="full")),
-            "ft_lora_peak_mb": _child_peak(load + "\n" + ft.format(mode="lora"))}
+    figures = {}
+    for name, code in [("model_loaded", load), ("ft_full", load + "\n" + ft.format(mode="full")),
+                       ("ft_lora", load + "\n" + ft.format(mode="lora"))]:
+        rss, gpu_mb = _child_peak(code)
+        figures[f"{name}_peak_mb"] = rss
+        if gpu:
+            figures[f"{name}_gpu_peak_mb"] = gpu_mb
+    return figures
 
 
 # ---------------------------------------------------------------- all together
@@ -207,7 +219,7 @@ def run(model: str = "default", size: str = "full", demo: bool = False) -> dict:
                                                      "ft_short_docs", lora=False)),
                        ("generation", lambda: bench_generation(lm, world, 2 if tiny else 16,
                                                                8 if tiny else 32)),
-                       ("memory", lambda: bench_memory(model))]:
+                       ("memory", lambda: bench_memory(model, lm.device.type == "cuda"))]:
         start = time.perf_counter()
         figures.update(part())
         print(f"{name:<11} done in {time.perf_counter() - start:6.1f} s", file=sys.stderr)
@@ -237,6 +249,11 @@ def table(figures: dict) -> str:
     lines += [f"{name:<14} {figures[key]:>7.1f}x  {detail}" for name, key, detail in rows]
     lines.append(f"memory: model loaded {figures['model_loaded_peak_mb']:.0f} MB, full fine-tuning "
                  f"{figures['ft_full_peak_mb']:.0f} MB, LoRA {figures['ft_lora_peak_mb']:.0f} MB (peak RSS)")
+    if "ft_full_gpu_peak_mb" in figures:
+        lines.append(f"GPU memory ({figures['gpu']}): model loaded "
+                     f"{figures['model_loaded_gpu_peak_mb']:.0f} MB, full fine-tuning "
+                     f"{figures['ft_full_gpu_peak_mb']:.0f} MB, LoRA "
+                     f"{figures['ft_lora_gpu_peak_mb']:.0f} MB (peak allocated)")
     if "demo_seconds" in figures:
         lines.append(f"demo: {figures['demo_seconds']:.0f} s")
     return "\n".join(lines)

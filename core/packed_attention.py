@@ -6,6 +6,10 @@ on this CPU that was a third of a training step, mostly in the flash kernel's ba
 Here each document runs its own causal attention instead: the same result (a test checks it),
 without the row-squared work or the mask.
 
+A GPU is the other way round: it is bound by kernel launches at these sizes, and a loop over
+documents multiplies them (and the cuDNN kernel SDPA picks there builds a plan for every new
+length: a fine-tuning step took 1 s on an H100). There one masked call per layer does the row.
+
 Documents are found from the position ids, which restart at 0 at each one.
 """
 
@@ -38,19 +42,47 @@ def packed_attention(module: torch.nn.Module, query: torch.Tensor, key: torch.Te
     attention functions: query [1, heads, tokens, dim] in, [1, tokens, heads, dim] out."""
     position_ids = kwargs.get("position_ids")
     tokens = query.shape[2]
-    starts = document_starts(position_ids) if position_ids is not None else [0, tokens]
-    if query.shape[0] != 1 or starts[0] != 0 or starts[-1] != tokens:
+    if position_ids is None:
+        position_ids = torch.arange(tokens, device=query.device)[None]
+    if query.shape[0] != 1 or position_ids.shape[-1] != tokens:
+        raise ValueError("packed attention expects one row of position ids")
+    attend = per_document if query.device.type == "cpu" else block_masked
+    return attend(query, key, value, position_ids, scaling, dropout).transpose(1, 2).contiguous(), None
+
+
+def per_document(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                 position_ids: torch.Tensor, scaling: float | None,
+                 dropout: float = 0.0) -> torch.Tensor:
+    """One causal attention per document; [1, heads, tokens, dim]."""
+    starts = document_starts(position_ids)
+    if starts[0] != 0:
         raise ValueError("packed attention expects one row whose positions start at 0")
-    # On CPU the flash kernel's backward pass takes twice as long as the math path at these
-    # lengths (a hundred tokens or so); a GPU keeps its own choice.
-    on_cpu = query.device.type == "cpu"
     outputs = []
-    with sdpa_kernel(SDPBackend.MATH) if on_cpu else contextlib.nullcontext():
+    # On CPU the flash kernel's backward pass takes twice as long as the math path at these
+    # lengths (a hundred tokens or so).
+    with sdpa_kernel(SDPBackend.MATH):
         for start, end in zip(starts[:-1], starts[1:]):
             outputs.append(F.scaled_dot_product_attention(
                 query[:, :, start:end], key[:, :, start:end], value[:, :, start:end],
                 is_causal=True, scale=scaling, dropout_p=dropout, enable_gqa=True))
-    return torch.cat(outputs, dim=2).transpose(1, 2).contiguous(), None
+    return torch.cat(outputs, dim=2)
+
+
+def block_masked(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                 position_ids: torch.Tensor, scaling: float | None,
+                 dropout: float = 0.0) -> torch.Tensor:
+    """The whole row at once under a block-diagonal causal mask; [1, heads, tokens, dim]. No
+    host sync (the documents stay on the device) and a fixed number of kernels per layer."""
+    document = (position_ids[0] == 0).cumsum(0)
+    order = torch.arange(document.numel(), device=document.device)
+    mask = (document[:, None] == document[None, :]) & (order[:, None] >= order[None, :])
+    # The memory-efficient kernel takes a mask but not grouped heads: repeat them, as
+    # transformers' own SDPA path does.
+    groups = query.shape[1] // key.shape[1]
+    key, value = key.repeat_interleave(groups, dim=1), value.repeat_interleave(groups, dim=1)
+    with sdpa_kernel([SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]):
+        return F.scaled_dot_product_attention(query, key, value, attn_mask=mask[None, None],
+                                              scale=scaling, dropout_p=dropout)
 
 
 def _no_mask(*args, **kwargs) -> None:

@@ -23,7 +23,7 @@ def plain_loglik(lm, context, continuation, shared=""):
     ids = lm.start_ids + lm.encode(shared) + lm.encode(context) + lm.encode(continuation)
     n = len(lm.encode(continuation))
     with torch.no_grad():
-        logprobs = torch.log_softmax(lm.model(torch.tensor([ids])).logits[0].double(), -1)
+        logprobs = torch.log_softmax(lm.model(torch.tensor([ids], device=lm.device)).logits[0].double(), -1)
     return sum(logprobs[len(ids) - n - 1 + k, ids[len(ids) - n + k]].item() for k in range(n))
 
 

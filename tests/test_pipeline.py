@@ -215,3 +215,26 @@ def test_per_document_attention_has_the_loss_and_gradients_of_the_block_mask(def
     assert model.config._attn_implementation == before
     assert abs(block_loss - packed_loss) < 1e-5
     assert (block_grad - packed_grad).abs().max() < 1e-5 * max(1.0, block_grad.abs().max().item())
+
+
+def test_the_gpu_block_mask_attends_as_the_per_document_loop():
+    """The GPU's one-call path and the CPU's per-document loop give the same outputs and
+    gradients, grouped heads included; a mask that lets documents see each other differs."""
+    from core.packed_attention import block_masked, per_document
+    torch.manual_seed(0)
+    position_ids = torch.tensor([[0, 1, 2, 3, 0, 1, 0, 1, 2, 3, 4]])
+    shapes = [(1, 4, 11, 8), (1, 2, 11, 8), (1, 2, 11, 8)]  # 4 query heads share 2 key heads
+    inputs = [torch.randn(shape, dtype=torch.float64, requires_grad=True) for shape in shapes]
+
+    def output_and_grads(attend, positions):
+        out = attend(*inputs, positions, 0.3)
+        grads = torch.autograd.grad((out * torch.arange(out.numel()).view_as(out)).sum(), inputs)
+        return out, grads
+
+    loop_out, loop_grads = output_and_grads(per_document, position_ids)
+    mask_out, mask_grads = output_and_grads(block_masked, position_ids)
+    assert torch.allclose(loop_out, mask_out, atol=1e-10)
+    assert all(torch.allclose(a, b, atol=1e-10) for a, b in zip(loop_grads, mask_grads))
+    one_document = torch.arange(11)[None]
+    leaky_out, _ = output_and_grads(block_masked, one_document)
+    assert not torch.allclose(loop_out, leaky_out, atol=1e-3)
