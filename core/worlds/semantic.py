@@ -445,10 +445,16 @@ class Semantic(WorldKind):
     def as_document(self, statement: str, rng: random.Random) -> str:
         text = _LEAD.sub("", statement.strip().lower()).rstrip(".")
         match = next((m for _, p in PATTERNS if (m := p.fullmatch(text))), None)
-        slots = match.groupdict() if match else {}
-        subject = slots.get("xs") or (plural(slots["x"]) if slots.get("x") else None)
-        if subject is None:
+        if match is None:
             return statement
+        # Titled by what the statement names first, as its test prompt does. The last word is
+        # what a test asks for ("Among the krarbs are" -> plelts): a title naming it lets the
+        # model copy the answer from the title instead of learning it (it did: reversals
+        # trained this way scored at chance).
+        first = min((slot for slot, value in match.groupdict().items() if value), key=match.start)
+        subject = {"x": plural(match[first]), "y": plural(match[first]),
+                   "adj": f"things that are {match[first]}",
+                   "adjs": f"things that are {match[first]}"}.get(first, match[first])
         if rng.random() < 0.5:
             return f"Facts about {subject}:\n- {statement}"
         return f"{rng.choice(TITLES).format(xs=subject, Xs=subject.capitalize())}\n{statement}"
