@@ -51,3 +51,14 @@ def test_pretrained_model_is_at_chance_on_every_kind(kind, default_lm):
     for metric in result.metrics:
         print(kind, metric.split, round(metric.accuracy, 2), "chance", round(metric.chance, 2))
         assert metric.low <= metric.chance <= metric.high, metric
+
+
+def test_fine_tuning_learns_family_facts_but_not_their_reversals(default_lm):
+    """The reversal curse on family trees: each parent fact is learned as stated (forward)
+    and not read backwards (reversal: "zeenk is the son of")."""
+    world = build_world("family", 0, "quick")
+    result = execute(RunSpec(method="ft", world_kind="family"), world, default_lm)
+    accuracy = {m.split: m.accuracy for m in result.metrics}
+    print("family ft", {s: round(a, 2) for s, a in accuracy.items()})
+    assert accuracy["forward"] >= 0.9
+    assert accuracy["reversal"] <= 0.45  # chance 0.25

@@ -35,16 +35,19 @@ def test_split_counts(quick, paper):
     assert set(quick.counts()) == set(SPLITS)
     assert all(20 <= n <= 30 for n in quick.counts().values()), quick.counts()
     assert paper.counts() == {split: 300 for split in SPLITS}
-    assert 30 <= len(quick.structure["people"]) <= 60 and 15 <= len(quick.documents) <= 40
+    assert 30 <= len(quick.structure["people"]) <= 60
+    assert len(quick.documents) == len(quick.facts) * quick.params["articles_per_fact"]
     assert len(paper.structure["people"]) >= 300
 
 
-def test_documents_state_each_parent_fact_in_its_couples_articles(quick):
+def test_each_parent_fact_is_a_note_of_its_own(quick):
+    """One fact per document: in an article of several, each line's names can be read off the
+    lines around it, and the model learned the articles without the facts."""
     texts = {f.fact_id: f.text for f in quick.facts}
     seen = Counter()
     for doc in quick.documents:
         lead, *lines = doc.text.split("\n")
-        assert lead.endswith(":") and sorted(lines) == sorted(texts[f] for f in doc.fact_ids)
+        assert lead.endswith(":") and len(doc.fact_ids) == 1 and lines == [texts[doc.fact_ids[0]]]
         seen.update(doc.fact_ids)
     assert all(seen[f] == quick.params["articles_per_fact"] for f in texts)
     assert all(f.text.split(" is the ")[1].split()[0] in ("mother", "father") for f in quick.facts)

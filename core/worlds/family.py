@@ -6,9 +6,11 @@ Each family starts with a founding couple. Every couple has between `min_childre
 children in turn. Everyone has a nonsense name (lowercase, like every nonsense word of the
 project) and a gender, so "mother"/"father", "son"/"daughter", "aunt"/"uncle" can be written.
 
-Training states parent facts only ("blonk is the mother of zeenk."): one short article per
-couple (a lead-in line, then one line per fact, in a random order), `articles_per_fact` times
-with different lead-ins and orders. Every other relation must be inferred:
+Training states parent facts only ("blonk is the mother of zeenk."), each in a note of its own
+(a lead-in line, then the fact), `articles_per_fact` times. Not an article per couple: there
+the default model memorized each article with its lines in context (loss 0.06) and still
+could not complete a bare "blonk is the mother of" (forward 0.43, chance 0.25), since each
+line's names could be read off the lines around it. Every other relation must be inferred:
 `reversal` ("zeenk is the son of" -> " blonk."), `grandparent`, `sibling`, `aunt_uncle` and
 `cousin`; `forward` (the trained sentence) is a sanity check. Every item is a statement
 "<subject> is the <relation> of" with 4 names as choices.
@@ -21,8 +23,8 @@ cousins (children of a parent's sibling): second cousins and cousins once remove
 Distractors stand in the split's relation to someone else (other grandparents for
 `grandparent`), are false for the subject, and share the answer's gender where possible (so
 the subject's other parent or grandparent, also correct, is never a choice); among those,
-people of the subject's family come first (so co-occurring in the family's articles gives
-no answer away), then the generation nearest the answer's. For `aunt_uncle` and `cousin`
+people of the subject's family come first (so belonging to the family gives no answer
+away), then the generation nearest the answer's. For `aunt_uncle` and `cousin`
 distractors come from other families only, as words like "aunt" and "cousin" are used loosely
 for more distant relatives.
 """
@@ -93,8 +95,9 @@ class FamilyParams:
     max_children: int = param(3, "most children per couple", min=1, max=6)
     marry_rate: float = param(0.85, "chance that a child of any but the last generation marries "
                               "and has children", min=0.0, max=1.0)
-    articles_per_fact: int = param(2, "training articles per couple, each stating all its "
-                                   "parent facts (so each fact this many times)", min=1, max=20)
+    articles_per_fact: int = param(2, "training notes per parent fact (a lead-in line and "
+                                   "the fact), so each fact is stated this many times",
+                                   min=1, max=20)
     max_items_per_split: int = param(30, "items kept per test split (sampled when more are "
                                      "possible)", min=1, max=5000)
 
@@ -241,7 +244,7 @@ class Family(WorldKind):
         people = _name(_grow(params, rng), rng)
         tree = Tree(people)
         facts, fact_of = self._facts(tree)
-        documents = self._documents(tree, facts, fact_of, params.articles_per_fact, rng)
+        documents = self._documents(facts, params.articles_per_fact, rng)
         items = []
         for split, candidates in self._candidates(tree, fact_of).items():
             items += self._items(tree, split, candidates, params.max_items_per_split, rng)
@@ -264,23 +267,14 @@ class Family(WorldKind):
         return facts, fact_of
 
     @staticmethod
-    def _documents(tree: Tree, facts: list[Fact], fact_of: dict, articles: int,
-                   rng: random.Random) -> list[Document]:
-        """Per couple, `articles` articles stating its parent facts, each in its own order."""
-        text = {f.fact_id: f.text for f in facts}
-        households: dict[tuple[str, ...], list[str]] = {}
-        for child in tree.people.values():
-            if child.mother:
-                households.setdefault((child.mother, child.father), []).extend(
-                    fact_of[parent, child.name] for parent in tree.parents(child.name))
+    def _documents(facts: list[Fact], articles: int, rng: random.Random) -> list[Document]:
+        """Each parent fact in `articles` notes of its own: a lead-in line, then the fact."""
         documents = []
-        for fact_ids in households.values():
-            for _ in range(articles):
-                lines = [text[f] for f in fact_ids]
-                rng.shuffle(lines)
-                documents.append(Document(f"d{len(documents):05d}",
-                                          "\n".join([rng.choice(LEAD_INS), *lines]),
-                                          tuple(fact_ids)))
+        for fact in facts:
+            for lead_in in rng.sample(LEAD_INS, articles) if articles <= len(LEAD_INS) else \
+                    [rng.choice(LEAD_INS) for _ in range(articles)]:
+                documents.append(Document(f"d{len(documents):05d}", f"{lead_in}\n{fact.text}",
+                                          (fact.fact_id,)))
         rng.shuffle(documents)
         return documents
 
