@@ -20,7 +20,7 @@ import torch
 
 from core import models
 from core.methods import icl
-from core.methods.finetune import FTConfig, make_examples, train
+from core.methods.finetune import FTConfig, batch_order, lr_factor, make_examples, train
 from core.models import LM
 from core.worlds import build_world
 
@@ -87,16 +87,22 @@ def bench_icl(lm: LM, world, max_items: int | None) -> dict:
 # ---------------------------------------------------------------- fine-tuning
 
 
-def naive_train(lm: LM, examples: list[tuple[str, str]], steps: int, batch_size: int = 8,
-                lr: float = 2e-4) -> tuple[list[float], int, float]:
-    """A plain float32 loop: batch 8, padded, default AdamW. Returns losses, tokens, seconds."""
+def naive_train(lm: LM, examples: list[tuple[str, str]], config: FTConfig
+                ) -> tuple[list[float], int, float]:
+    """A plain float32 loop: padded batches, default AdamW; the same batches and learning-rate
+    schedule as the method's loop, so their losses compare step by step. Returns losses,
+    tokens, seconds."""
     model = models.load(lm.name, lm.device).model
     model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_factor(s, config.max_steps, config))
+    batches = batch_order(len(examples), config.batch_size, config.seed)
+    torch.manual_seed(config.seed)
     pad = lm.tokenizer.pad_token_id or 0
     losses, tokens, start = [], 0, time.perf_counter()
-    for step in range(steps):
-        batch = [examples[(step * batch_size + k) % len(examples)] for k in range(batch_size)]
+    for _ in range(config.max_steps):
+        batch = [examples[i] for i in next(batches)]
         rows = [lm.start_ids + lm.encode(c) + lm.encode(t) for c, t in batch]
         width = max(map(len, rows))
         ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows], device=lm.device)
@@ -105,6 +111,7 @@ def naive_train(lm: LM, examples: list[tuple[str, str]], steps: int, batch_size:
         loss = model(input_ids=ids, labels=labels).loss
         loss.backward()
         optimizer.step()
+        schedule.step()
         optimizer.zero_grad()
         losses.append(loss.item())
         tokens += sum(map(len, rows))
@@ -119,7 +126,7 @@ def bench_ft(lm: LM, world, steps: int, prefix: str = "ft", lora: bool = True) -
     examples = make_examples([d.text for d in world.documents], "none")
     epochs = max(1, math.ceil(steps * 8 / len(examples)))
     config = FTConfig(epochs=epochs, max_steps=steps)
-    naive_losses, naive_tokens, naive_s = naive_train(lm, examples, steps)
+    naive_losses, naive_tokens, naive_s = naive_train(lm, examples, config)
     start = time.perf_counter()
     with models.weights_restored(lm):
         fast = train(lm, examples, config)
@@ -234,7 +241,7 @@ def _ft_detail(figures: dict, prefix: str) -> str:
     return (f"{get('tokens_per_s'):.0f} vs {get('naive_tokens_per_s'):.0f} tokens/s, "
             f"{get('tokens_per_step'):.0f} tokens/step, utilization {get('mfu'):.0%} of "
             f"{get('matmul_gflops'):.0f} GFLOP/s {get('dtype')}, final loss "
-            f"{get('final_loss'):.3f} vs {get('naive_final_loss'):.3f}")
+            f"{get('final_loss'):.3f} vs {get('naive_final_loss'):.3f} (same batches)")
 
 
 def table(figures: dict) -> str:

@@ -113,3 +113,18 @@ def test_unknown_kind_and_preset():
         get_kind("nope")
     with pytest.raises(LabError, match="unknown preset"):
         build_world("reversals", 0, "huge")
+
+
+def test_a_world_whose_content_changed_is_a_new_world():
+    """Same kind, seed and parameters but other documents or items (a generator changed
+    between versions): a new id, so a database never scores new runs against old items."""
+    import dataclasses
+
+    world = build_world("reversals", 0)
+    assert build_world("reversals", 0).world_id == world.world_id
+    edited_doc = dataclasses.replace(world.documents[0], text=world.documents[0].text + " x")
+    edited_item = dataclasses.replace(world.items[0], answer=1 - world.items[0].answer)
+    for changed in (dataclasses.replace(world, documents=[edited_doc, *world.documents[1:]]),
+                    dataclasses.replace(world, items=[edited_item, *world.items[1:]])):
+        assert changed.world_id != world.world_id
+        assert changed.world_id.split(":")[:2] == world.world_id.split(":")[:2]

@@ -10,6 +10,7 @@ dressed as a training document). Kinds register themselves by name in `core.worl
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import random
 from dataclasses import dataclass, field
@@ -72,11 +73,20 @@ class World:
 
     @property
     def world_id(self) -> str:
-        """Kind, seed and parameters; plus the content hash for worlds read from a file, so an
-        edited file is a new world."""
+        """Kind, seed, parameters and a hash of the documents and items: an edited file, or a
+        generator changed between versions of the lab, makes a new world, so the items a
+        database keeps for a world are always those its runs were scored on."""
         params = json.dumps(self.params, sort_keys=True, separators=(",", ":"))
-        content = f":{self.structure['sha256'][:12]}" if "sha256" in self.structure else ""
-        return f"{self.kind}:{self.seed}:{params}{content}"
+        return f"{self.kind}:{self.seed}:{params}:{self.content_hash()}"
+
+    def content_hash(self) -> str:
+        digest = hashlib.sha256()
+        for document in self.documents:
+            digest.update(f"{document.doc_id}\x00{document.text}\x01".encode())
+        for item in self.items:
+            digest.update(json.dumps([item.item_id, item.split, item.prompt, list(item.choices),
+                                      item.answer]).encode())
+        return digest.hexdigest()[:12]
 
     def splits(self) -> list[str]:
         return sorted({item.split for item in self.items})
