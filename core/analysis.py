@@ -28,13 +28,16 @@ from core.store import Store
 
 Z95 = 1.96
 # What makes two runs "the same experiment": everything but the world seed and the training seed.
-GROUP_COLUMNS = ["kind", "preset", "world_params", "method", "model", "aug_source", "settings"]
+GROUP_COLUMNS = ["kind", "preset", "world_params", "world_version", "method", "model",
+                 "aug_source", "settings"]
 PHASES = ("augment", "train", "evaluate")
 
 RUNS_SQL = """
     SELECT r.run_id, r.status, r.error, r.method, r.model, r.aug_source, r.seed, w.kind,
            w.preset, w.seed AS world_seed, w.params AS world_params, r.settings, r.extra,
-           r.world_id, r.created_at, r.finished_at
+           r.world_id, r.created_at, r.finished_at,
+           CASE WHEN r.world_id LIKE '%:earlier-version' THEN 'earlier' ELSE 'current' END
+               AS world_version
     FROM runs r LEFT JOIN worlds w USING (world_id) ORDER BY r.created_at, r.run_id"""
 
 

@@ -20,7 +20,7 @@ import torch
 
 from core import models
 from core.methods import icl
-from core.methods.finetune import FTConfig, batch_order, lr_factor, make_examples, train
+from core.methods.finetune import FTConfig, batch_order, lr_factor, make_examples, total_steps, train
 from core.models import LM
 from core.worlds import build_world
 
@@ -46,6 +46,8 @@ def matmul_flops_per_second(dtype: torch.dtype, device: torch.device,
     b = torch.randn(size, size, device=device).to(dtype)
     for _ in range(3):
         a @ b
+    if device.type == "cuda":
+        torch.cuda.synchronize()
     runs, start = 0, time.perf_counter()
     while time.perf_counter() - start < 1.0:
         a @ b
@@ -95,13 +97,13 @@ def naive_train(lm: LM, examples: list[tuple[str, str]], config: FTConfig
     model = models.load(lm.name, lm.device).model
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: lr_factor(s, config.max_steps, config))
+    total = total_steps(len(examples), config)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total, config))
     batches = batch_order(len(examples), config.batch_size, config.seed)
     torch.manual_seed(config.seed)
     pad = lm.tokenizer.pad_token_id or 0
     losses, tokens, start = [], 0, time.perf_counter()
-    for _ in range(config.max_steps):
+    for _ in range(total):
         batch = [examples[i] for i in next(batches)]
         rows = [lm.start_ids + lm.encode(c) + lm.encode(t) for c, t in batch]
         width = max(map(len, rows))

@@ -79,7 +79,8 @@ def block_masked(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
     # The memory-efficient kernel takes a mask but not grouped heads: repeat them, as
     # transformers' own SDPA path does.
     groups = query.shape[1] // key.shape[1]
-    key, value = key.repeat_interleave(groups, dim=1), value.repeat_interleave(groups, dim=1)
+    if groups > 1:
+        key, value = key.repeat_interleave(groups, dim=1), value.repeat_interleave(groups, dim=1)
     with sdpa_kernel([SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]):
         return F.scaled_dot_product_attention(query, key, value, attn_mask=mask[None, None],
                                               scale=scaling, dropout_p=dropout)

@@ -53,6 +53,10 @@ ALTER TABLE items ADD COLUMN IF NOT EXISTS held_out BOOLEAN;
 LOCK_WAIT_SECONDS = 30.0
 
 
+# Appended to the id of a world stored by an earlier version of its generator.
+EARLIER_VERSION = ":earlier-version"
+
+
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -70,6 +74,7 @@ class Store:
         with self._connect() as con:
             con.execute(SCHEMA)
         self._mark_interrupted()
+        self._upgrade_world_ids()
 
     @contextmanager
     def _connect(self, read_only: bool = False):
@@ -100,6 +105,35 @@ class Store:
                     con.execute("UPDATE runs SET status = 'failed', error = 'interrupted: the "
                                 "process running it stopped', finished_at = ? WHERE run_id = ?",
                                 [_now(), run_id])
+
+    def _upgrade_world_ids(self) -> None:
+        """Worlds stored before ids ended in a content hash get one. Each is rebuilt from its
+        kind, seed, preset and parameters: with the same items it takes the new id (its runs
+        follow, and a study counts them as done); with other items its generator has changed
+        since, and it is kept as an earlier version, never pooled with the current one."""
+        with self._connect(read_only=True) as con:
+            legacy = con.execute(
+                "SELECT world_id, kind, preset, seed, params FROM worlds WHERE NOT "
+                f"regexp_matches(world_id, ':[0-9a-f]{{12}}$|{EARLIER_VERSION}$')").fetchall()
+        for world_id, kind, preset, seed, params in legacy:
+            from core.worlds import build_world
+            try:
+                world = build_world(kind, seed, preset, json.loads(params))
+            except Exception:  # noqa: BLE001 - a custom file gone, a kind removed: leave it
+                continue
+            with self._connect() as con:
+                stored = con.execute("SELECT item_id, prompt, choices, answer FROM items "
+                                     "WHERE world_id = ? ORDER BY item_id", [world_id]).fetchall()
+                current = sorted((i.item_id, i.prompt, list(i.choices), i.answer) for i in world.items)
+                same = [(i, p, json.loads(c), a) for i, p, c, a in stored] == current
+                new_id = world.world_id if same else world_id + EARLIER_VERSION
+                if new_id != world_id and con.execute(
+                        "SELECT 1 FROM worlds WHERE world_id = ?", [new_id]).fetchone():
+                    new_id = world_id + EARLIER_VERSION  # the current version is stored too
+                con.execute("BEGIN")
+                for table in ("worlds", "items", "runs"):
+                    con.execute(f"UPDATE {table} SET world_id = ? WHERE world_id = ?", [new_id, world_id])
+                con.execute("COMMIT")
 
     # ------------------------------------------------------------ writing
 

@@ -16,7 +16,7 @@ from core.methods.augment import SOURCES
 from core.methods.finetune import SPLITTINGS, FTConfig
 from core.paths import REPO_ROOT, default_db_path
 from core.runner import METHODS
-from core.store import Store
+from core.store import EARLIER_VERSION, Store
 from core.worlds import get_kind, kind_names
 from ui.params import parameter_widgets
 
@@ -88,8 +88,10 @@ def stored_world() -> dict | None:
         stored = json.loads(row.params) if isinstance(row.params, str) else dict(row.params)
         changed = jobs.world_overrides(row.kind, row.preset, stored)
         extra = f" · {', '.join(f'{k}={v}' for k, v in changed.items())}" if changed else ""
+        earlier = (" · earlier version (a new run uses today's generator)"
+                   if world_id.endswith(EARLIER_VERSION) else "")
         return (f"{row.kind} · seed {row.seed} · {row.preset}{extra} · {row.n_facts} facts, "
-                f"{row.n_documents} documents")
+                f"{row.n_documents} documents{earlier}")
 
     world_id = st.selectbox("stored world", ids, index=ids.index(wanted) if wanted in ids else 0,
                             format_func=describe)

@@ -33,7 +33,7 @@ def fill(path):
     """A database with one world, ten complete runs (two settings with three seeds each) and
     one failed one, shaped like real ones: metrics, predictions, costs, loss curves."""
     Store(path)  # creates the schema
-    world = "reversals:0:{}"
+    world = "reversals:0:{}:000000000000"  # ends like a content hash: no upgrade on open
     start = datetime(2026, 11, 1, 12, 0)
     con = duckdb.connect(str(path))
     con.execute("INSERT INTO worlds VALUES (?, 'reversals', 'quick', 0, ?, ?, 20, 20, ?)",

@@ -45,7 +45,7 @@ def widget(elements, label):
 def fill(path):
     """One stored world (6 facts), one complete run and one interrupted `ft` run on it."""
     Store(path)
-    world, start = "reversals:0:n6", datetime(2026, 11, 1, 12, 0)
+    world, start = "reversals:0:n6:000000000006", datetime(2026, 11, 1, 12, 0)
     con = duckdb.connect(str(path))
     con.execute("INSERT INTO worlds VALUES (?, 'reversals', 'quick', 3, ?, ?, 12, 6, ?)",
                 [world, json.dumps(WORLD_PARAMS), json.dumps({"forward": 6, "reversal": 6}), start])
@@ -226,7 +226,7 @@ def test_a_stored_world_can_be_chosen_and_interrupted_runs_rerun(data_dir):
 
         widget(at.radio, "world").set_value("stored").run()
         assert not at.exception
-        assert widget(at.selectbox, "stored world").value == "reversals:0:n6"
+        assert widget(at.selectbox, "stored world").value == "reversals:0:n6:000000000006"
         widget(at.multiselect, "methods").set_value(["pretrained"])
         widget(at.radio, "model").set_value("tiny")
         at.run()

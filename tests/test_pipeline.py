@@ -238,3 +238,30 @@ def test_the_gpu_block_mask_attends_as_the_per_document_loop():
     one_document = torch.arange(11)[None]
     leaky_out, _ = output_and_grads(block_masked, one_document)
     assert not torch.allclose(loop_out, leaky_out, atol=1e-3)
+
+
+def test_worlds_stored_before_content_hashes_are_upgraded_or_kept_apart(tmp_path):
+    """A world id without a content hash (an older database) takes the new id when today's
+    generator makes the same items, so its runs still count; when the generator changed, the
+    world is kept as an earlier version and never pooled with the current one."""
+    from core.analysis import group_over_seeds, load_tables
+    from core.store import EARLIER_VERSION
+    store = Store(tmp_path / "lab.duckdb")
+    same, changed = build_world("reversals", 0, overrides=SMALL), build_world("reversals", 1, overrides=SMALL)
+    for world, run in ((same, "r-same"), (changed, "r-changed")):
+        store.save_world(world, "quick")
+        store.begin_run(run, world.world_id, RunSpec(method="pretrained", overrides=SMALL))
+    legacy = {w.world_id: w.world_id.rsplit(":", 1)[0] for w in (same, changed)}
+    with duckdb.connect(str(store.path)) as con:
+        for new, old in legacy.items():
+            for table in ("worlds", "items", "runs"):
+                con.execute(f"UPDATE {table} SET world_id = ? WHERE world_id = ?", [old, new])
+        con.execute("UPDATE items SET answer = 1 - answer WHERE world_id = ?", [legacy[changed.world_id]])
+        con.execute("UPDATE runs SET status = 'complete'")
+    reopened = Store(store.path)
+    ids = dict(reopened.query("SELECT run_id, world_id FROM runs").values.tolist())
+    assert ids["r-same"] == same.world_id
+    assert ids["r-changed"] == legacy[changed.world_id] + EARLIER_VERSION
+    tables = load_tables(reopened)
+    grouped = group_over_seeds(tables.runs, tables.metrics)
+    assert sorted(grouped["world_version"]) == ["current", "earlier"]

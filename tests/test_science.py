@@ -1,4 +1,5 @@
-"""What the study predicts, on the default model and the quick `reversals` world.
+"""What the study predicts, on the default model: the quick `reversals` world, the quick
+`family` world's reversal curse, and every kind's pretrained accuracy at chance.
 
 The 135M default model cannot show one prediction: ICL generalizing to reversals (it copies
 the comparative it read, DESIGN.md section 7). That figure is printed, not asserted.

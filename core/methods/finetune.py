@@ -129,6 +129,10 @@ def _wrap_lora(model: torch.nn.Module, config: FTConfig) -> torch.nn.Module:
     return get_peft_model(model, lora)
 
 
+def total_steps(n_examples: int, config: FTConfig) -> int:
+    return config.max_steps or math.ceil(n_examples / config.batch_size) * config.epochs
+
+
 def batch_order(n: int, batch_size: int, seed: int) -> Iterator[list[int]]:
     """Example indices batch by batch, endlessly: each epoch a fresh shuffle; an epoch's last
     batch may be smaller."""
@@ -162,8 +166,7 @@ def _train_loop(lm: LM, examples: Sequence[tuple[str, str]], config: FTConfig,
     rows = _tokenize(lm, examples)
     batches = batch_order(len(rows), config.batch_size, config.seed)
     torch.manual_seed(config.seed)
-    steps_per_epoch = math.ceil(len(rows) / config.batch_size)
-    total = config.max_steps or steps_per_epoch * config.epochs
+    total = total_steps(len(rows), config)
     params = [p for p in model.parameters() if p.requires_grad]
     # The fused AdamW does the whole update in one kernel: 3x faster than the default on CPU.
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay,

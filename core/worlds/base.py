@@ -73,14 +73,15 @@ class World:
 
     @property
     def world_id(self) -> str:
-        """Kind, seed, parameters and a hash of the documents and items: an edited file, or a
-        generator changed between versions of the lab, makes a new world, so the items a
-        database keeps for a world are always those its runs were scored on."""
+        """Kind, seed, parameters and a hash of the documents and items (and of the whole file,
+        for a custom world): a generator changed between versions of the lab, or an edited
+        file, makes a new world, so the items a database keeps for a world are always those its
+        runs were scored on."""
         params = json.dumps(self.params, sort_keys=True, separators=(",", ":"))
         return f"{self.kind}:{self.seed}:{params}:{self.content_hash()}"
 
     def content_hash(self) -> str:
-        digest = hashlib.sha256()
+        digest = hashlib.sha256(self.structure.get("sha256", "").encode())  # a custom file's
         for document in self.documents:
             digest.update(f"{document.doc_id}\x00{document.text}\x01".encode())
         for item in self.items:
