@@ -111,12 +111,12 @@ class Store:
         kind, seed, preset and parameters: with the same items it takes the new id (its runs
         follow, and a study counts them as done); with other items its generator has changed
         since, and it is kept as an earlier version, never pooled with the current one."""
+        from core.worlds import build_world  # here: the worlds need nothing from the store
         with self._connect(read_only=True) as con:
             legacy = con.execute(
                 "SELECT world_id, kind, preset, seed, params FROM worlds WHERE NOT "
                 f"regexp_matches(world_id, ':[0-9a-f]{{12}}$|{EARLIER_VERSION}$')").fetchall()
         for world_id, kind, preset, seed, params in legacy:
-            from core.worlds import build_world
             try:
                 world = build_world(kind, seed, preset, json.loads(params))
             except Exception:  # noqa: BLE001 - a custom file gone, a kind removed: leave it

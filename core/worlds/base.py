@@ -10,6 +10,7 @@ dressed as a training document). Kinds register themselves by name in `core.worl
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import random
@@ -71,12 +72,12 @@ class World:
     # [{"id", "group"}], "edges": [{"source", "target", "label"}]}, drawn by the worlds page.
     structure: dict[str, Any] = field(default_factory=dict)
 
-    @property
+    @functools.cached_property
     def world_id(self) -> str:
         """Kind, seed, parameters and a hash of the documents and items (and of the whole file,
         for a custom world): a generator changed between versions of the lab, or an edited
         file, makes a new world, so the items a database keeps for a world are always those its
-        runs were scored on."""
+        runs were scored on. Computed once: a world is not changed after it is built."""
         params = json.dumps(self.params, sort_keys=True, separators=(",", ":"))
         return f"{self.kind}:{self.seed}:{params}:{self.content_hash()}"
 

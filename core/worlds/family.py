@@ -272,8 +272,10 @@ class Family(WorldKind):
         """Each parent fact in `articles` notes of its own: a lead-in line, then the fact."""
         documents = []
         for fact in facts:
-            for lead_in in rng.sample(LEAD_INS, articles) if articles <= len(LEAD_INS) else \
-                    [rng.choice(LEAD_INS) for _ in range(articles)]:
+            # Different lead-ins for each fact's notes while there are enough of them.
+            lead_ins = (rng.sample(LEAD_INS, articles) if articles <= len(LEAD_INS)
+                        else [rng.choice(LEAD_INS) for _ in range(articles)])
+            for lead_in in lead_ins:
                 documents.append(Document(f"d{len(documents):05d}", f"{lead_in}\n{fact.text}",
                                           (fact.fact_id,)))
         rng.shuffle(documents)

@@ -452,9 +452,9 @@ class Semantic(WorldKind):
         # model copy the answer from the title instead of learning it (it did: reversals
         # trained this way scored at chance).
         first = min((slot for slot, value in match.groupdict().items() if value), key=match.start)
-        subject = {"x": plural(match[first]), "y": plural(match[first]),
-                   "adj": f"things that are {match[first]}",
-                   "adjs": f"things that are {match[first]}"}.get(first, match[first])
+        word = match[first]
+        subject = (plural(word) if first in ("x", "y") else
+                   f"things that are {word}" if first in ("adj", "adjs") else word)
         if rng.random() < 0.5:
             return f"Facts about {subject}:\n- {statement}"
         return f"{rng.choice(TITLES).format(xs=subject, Xs=subject.capitalize())}\n{statement}"
