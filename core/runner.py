@@ -123,8 +123,10 @@ def _evaluate_phase(lm: LM, world: World, context: str,
 
 
 def execute(spec: RunSpec, world: World, lm: LM, progress: Progress | None = None,
-            run_id: str | None = None) -> RunResult:
-    """Run one method on one world with a loaded model; the result is not stored here."""
+            run_id: str | None = None,
+            generated: augment_mod.GenerationCache | None = None) -> RunResult:
+    """Run one method on one world with a loaded model; the result is not stored here.
+    `generated` holds model-written augmentations to reuse (see `augment`)."""
     spec.validate()
     report = progress or (lambda phase, fraction, message: None)
     run_id = run_id or uuid.uuid4().hex[:12]
@@ -146,13 +148,17 @@ def execute(spec: RunSpec, world: World, lm: LM, progress: Progress | None = Non
                 with Meter("augment", lm.device) as meter:
                     aug = augment_mod.augment(world, AUG_SCOPES[spec.method], spec.aug_source, lm,
                                               progress=lambda d, n: report("augment", d / n,
-                                                                           f"{d}/{n} prompts"))
+                                                                           f"{d}/{n} prompts"),
+                                              cache=generated)
+                    meter.cost.seconds += aug.reused_seconds
                 meter.cost.tokens, meter.cost.flops = aug.tokens, aug.flops
                 costs.append(meter.cost)
                 augmentations = aug.statements
                 dress = random.Random(spec.seed)
                 texts += [world.as_document(s, dress) for s in aug.training_texts()]
                 extra["augmentation_audit"] = aug.audit()
+                if aug.reused_scopes:
+                    extra["augmentation_reused"] = aug.reused_scopes
             examples = make_examples(texts, spec.ft.splitting)
             # Training changes lm's weights in place (one copy in memory); they come back
             # when this run ends, for the next run on the same loaded model.
@@ -179,9 +185,11 @@ def run_all(specs: Sequence[RunSpec], store: Store, progress: Progress | None = 
             on_result: Callable[[RunResult | None, RunSpec, str | None], None] | None = None,
             ) -> list[RunResult]:
     """Execute each spec and store it; a failing run is stored as failed and the rest go on.
-    Models and worlds are loaded once per process."""
+    Models and worlds are loaded once per process, and model-written augmentations are
+    written once per world and scope."""
     lm_cache = {} if lm_cache is None else lm_cache
     worlds: dict[tuple, World] = {}
+    generated: augment_mod.GenerationCache = {}
     results = []
     for spec in specs:
         spec.validate()
@@ -195,7 +203,7 @@ def run_all(specs: Sequence[RunSpec], store: Store, progress: Progress | None = 
         run_id = uuid.uuid4().hex[:12]
         store.begin_run(run_id, world_id, spec)
         try:
-            result = execute(spec, world, lm_cache[spec.model], progress, run_id)
+            result = execute(spec, world, lm_cache[spec.model], progress, run_id, generated)
         except LabError as error:
             store.fail_run(run_id, str(error))
             if on_result:

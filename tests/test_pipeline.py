@@ -38,6 +38,8 @@ def test_every_method_runs_and_is_stored(source, tiny_lm, tmp_path):
     metrics = store.metrics()
     assert set(metrics.split) == {"forward", "reversal"} and (metrics.chance == 0.5).all()
     assert len(store.query("SELECT * FROM predictions")) == len(METHODS) * 12
+    reused = {r.spec.method: r.extra.get("augmentation_reused") for r in results}
+    assert reused["ft_local_global"] == (["local", "global"] if source == "model" else None)
     curves = store.query("SELECT run_id, count(*) AS n FROM loss_curves GROUP BY run_id")
     assert len(curves) == 4  # the four fine-tuning methods
     augs = store.query("SELECT DISTINCT label FROM augmentations")
@@ -128,6 +130,24 @@ def test_model_augmentation_is_split_deduplicated_and_audited():
     assert augment.statements_from_text(text)[0].startswith(fact["object"])
     assert [world.judge(s) for s in augment.statements_from_text(text)] == \
         ["true", "true", "unparseable"]
+
+
+def test_a_sweep_writes_each_scope_once_and_reuse_changes_nothing_but_time(tiny_lm, monkeypatch):
+    world = build_world("reversals", 0, overrides=SMALL)
+    fresh = augment.augment(world, ("local", "global"), "model", tiny_lm)
+    calls = []
+    generate = models.generate
+    monkeypatch.setattr(models, "generate", lambda *a, **k: calls.append(1) or generate(*a, **k))
+    cache: augment.GenerationCache = {}
+    local = augment.augment(world, ("local",), "model", tiny_lm, cache=cache)
+    global_ = augment.augment(world, ("global",), "model", tiny_lm, cache=cache)
+    both = augment.augment(world, ("local", "global"), "model", tiny_lm, cache=cache)
+    assert len(calls) == 2 and both.reused_scopes == ["local", "global"]
+    assert both.statements == fresh.statements
+    # A reused set still costs what writing it cost.
+    assert (both.tokens, both.flops) == (fresh.tokens, fresh.flops)
+    assert both.reused_seconds == pytest.approx(sum(g.seconds for g in cache.values()))
+    assert local.reused_scopes == global_.reused_scopes == []
 
 
 def test_a_killed_run_is_marked_failed_not_complete(tmp_path):

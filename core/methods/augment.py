@@ -5,11 +5,18 @@ itself, in context, as in the study). The study's prompts are unpublished; ours 
 description (DESIGN.md section 4). Generated text is split into statements, deduplicated,
 and each statement is judged by the world: true, false or unparseable, and whether it merely
 repeats a training sentence.
+
+Model generation is greedy and depends only on the model's (original) weights and the world,
+so a process that runs several methods on one world writes each scope's statements once:
+`augment` takes a `cache` that `runner.run_all` keeps for its runs. A reused scope still
+counts what generating it cost (tokens, FLOPs and the seconds it took), so `ft_local_global`
+costs what writing both sets costs.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -55,6 +62,8 @@ class AugmentResult:
     statements: list[Augmentation] = field(default_factory=list)
     tokens: int = 0
     flops: float = 0.0
+    reused_seconds: float = 0.0  # generation seconds of scopes taken from the cache
+    reused_scopes: list[str] = field(default_factory=list)
 
     def training_texts(self) -> list[str]:
         return [a.statement for a in self.statements if not a.in_training]
@@ -82,8 +91,22 @@ def training_sentences(world: World) -> list[str]:
     return list(dict.fromkeys(s.strip() for d in world.documents for s in split_sentences(d.text)))
 
 
+@dataclass(frozen=True)
+class Generation:
+    """One scope's model-written statements for one world and model, and what they cost."""
+
+    statements: tuple[str, ...]
+    tokens: int
+    flops: float
+    seconds: float
+
+
+GenerationCache = dict[tuple[str, str, str], Generation]  # (model, world id, scope)
+
+
 def augment(world: World, scopes: Sequence[str], source: str, lm: LM | None = None,
-            progress: Callable[[int, int], None] | None = None) -> AugmentResult:
+            progress: Callable[[int, int], None] | None = None,
+            cache: GenerationCache | None = None) -> AugmentResult:
     if source not in SOURCES:
         raise LabError(f"augmentation source must be one of {', '.join(SOURCES)}, got '{source}'")
     result = AugmentResult()
@@ -95,7 +118,7 @@ def augment(world: World, scopes: Sequence[str], source: str, lm: LM | None = No
             if progress:
                 progress(done, len(scopes))
         else:
-            found = (_model_local if scope == "local" else _model_global)(lm, world, result, progress)
+            found = _generated(lm, world, scope, result, progress, cache)
         for statement in found:
             key = statement.lower()
             if key in seen:
@@ -106,15 +129,37 @@ def augment(world: World, scopes: Sequence[str], source: str, lm: LM | None = No
     return result
 
 
-def _model_local(lm: LM, world: World, result: AugmentResult, progress) -> list[str]:
+def _generated(lm: LM, world: World, scope: str, result: AugmentResult, progress,
+               cache: GenerationCache | None) -> tuple[str, ...]:
+    """The model's statements for one scope, from the cache when this process wrote them
+    already; their cost is added to `result` either way."""
+    key = (lm.name, world.world_id, scope)
+    if cache is not None and key in cache:
+        generation = cache[key]
+        result.reused_seconds += generation.seconds
+        result.reused_scopes.append(scope)
+        if progress:
+            progress(1, 1)
+    else:
+        start = time.perf_counter()
+        statements, tokens, flops = (_model_local if scope == "local" else _model_global)(
+            lm, world, progress)
+        generation = Generation(tuple(statements), tokens, flops, time.perf_counter() - start)
+        if cache is not None:
+            cache[key] = generation
+    result.tokens += generation.tokens
+    result.flops += generation.flops
+    return generation.statements
+
+
+def _model_local(lm: LM, world: World, progress) -> tuple[list[str], int, float]:
     """One prompt per distinct training sentence: rephrasings and direct implications."""
     prompts = [LOCAL_PROMPT.format(sentence=s) for s in training_sentences(world)]
     outputs = models.generate(lm, prompts, max_new_tokens=48, stop="\n\n", progress=progress)
-    _count(lm, result, prompts, outputs, prefix_tokens=0)
-    return [s for text in outputs for s in statements_from_text(text)]
+    return _statements(outputs), *_count(lm, prompts, outputs, prefix_tokens=0)
 
 
-def _model_global(lm: LM, world: World, result: AugmentResult, progress) -> list[str]:
+def _model_global(lm: LM, world: World, progress) -> tuple[list[str], int, float]:
     """The whole training set in context (its cache shared), then each document in turn."""
     knowledge = INSTRUCTION + "".join(d.text + SEPARATOR for d in world.documents)
     prefix_tokens = len(lm.encode(knowledge))
@@ -125,18 +170,21 @@ def _model_global(lm: LM, world: World, result: AugmentResult, progress) -> list
     prompts = [GLOBAL_PROMPT.format(document=d.text) for d in world.documents]
     outputs = models.generate(lm, prompts, max_new_tokens=64, stop="\n\n",
                               shared_prefix=knowledge, progress=progress)
-    _count(lm, result, prompts, outputs, prefix_tokens)
+    return _statements(outputs), *_count(lm, prompts, outputs, prefix_tokens)
+
+
+def _statements(outputs: list[str]) -> list[str]:
     return [s for text in outputs for s in statements_from_text(text)]
 
 
-def _count(lm: LM, result: AugmentResult, prompts: list[str], outputs: list[str],
-           prefix_tokens: int) -> None:
-    """Prompt tokens are one forward each (attending to the shared prefix, computed once);
-    each generated token is one more forward at the current context length."""
-    result.flops += forward_flops(lm, prefix_tokens, prefix_tokens / 2, head_tokens=1)
-    result.tokens += prefix_tokens
+def _count(lm: LM, prompts: list[str], outputs: list[str], prefix_tokens: int) -> tuple[int, float]:
+    """Tokens and FLOPs: prompt tokens are one forward each (attending to the shared prefix,
+    computed once); each generated token is one more forward at the current context length."""
+    flops = forward_flops(lm, prefix_tokens, prefix_tokens / 2, head_tokens=1)
+    tokens = prefix_tokens
     for prompt, output in zip(prompts, outputs):
         p, g = len(lm.encode(prompt)), len(lm.encode(output)) + 1
-        result.tokens += p + g
-        result.flops += forward_flops(lm, p, prefix_tokens + p / 2, head_tokens=1)
-        result.flops += forward_flops(lm, g, prefix_tokens + p + g / 2)
+        tokens += p + g
+        flops += forward_flops(lm, p, prefix_tokens + p / 2, head_tokens=1)
+        flops += forward_flops(lm, g, prefix_tokens + p + g / 2)
+    return tokens, flops
