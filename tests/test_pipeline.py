@@ -260,6 +260,21 @@ def test_the_gpu_block_mask_attends_as_the_per_document_loop():
     assert not torch.allclose(loop_out, leaky_out, atol=1e-3)
 
 
+def test_per_document_attention_under_autocast_computes_in_bf16_close_to_float32():
+    """Under bf16 autocast the per-document products run in bf16 (softmax in float32), as
+    transformers' eager attention does; the result stays within bf16 rounding of float32."""
+    from core.packed_attention import per_document
+    torch.manual_seed(0)
+    position_ids = torch.tensor([list(range(40)) + list(range(25)) + list(range(60))])
+    query, key, value = (torch.randn(1, heads, 125, 64) for heads in (9, 3, 3))
+    exact = per_document(query, key, value, position_ids, 0.125)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = per_document(query, key, value, position_ids, 0.125)
+    assert low.dtype == torch.bfloat16
+    assert (low.float() - exact).abs().max() < 0.05
+    assert not torch.equal(low.float(), exact)
+
+
 def test_worlds_stored_before_content_hashes_are_upgraded_or_kept_apart(tmp_path):
     """A world id without a content hash (an older database) takes the new id when today's
     generator makes the same items, so its runs still count; when the generator changed, the

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from core import models
+from core import heap, models
 from core.costs import train_flops
 from core.errors import LabError
 from core.models import LM
@@ -202,7 +202,7 @@ def train(lm: LM, examples: Sequence[tuple[str, str]], config: FTConfig,
     config.validate()
     if not examples:
         raise LabError("nothing to fine-tune on: the training set is empty")
-    with packed_rows(lm.model):
+    with packed_rows(lm.model), heap.kept():
         result = _train_loop(lm, examples, config, progress)
     model = result.model
     if config.mode == "lora":
