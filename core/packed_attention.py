@@ -62,7 +62,8 @@ def per_document(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
     bf16, scores of 10 are off by 0.04, and ft_local (oracle) lost a reversal item in 20),
     the probabilities times the values in the autocast dtype. The query heads that share a key
     head become rows of one matrix product, and the causal mask is a cached bias added inside
-    it. About 2x faster per layer than SDPA."""
+    it. 1.4x faster per layer than SDPA (10.8 against 7.8 ms for 8 documents, forward and
+    backward)."""
     starts = document_starts(position_ids)
     if starts[0] != 0:
         raise ValueError("packed attention expects one row whose positions start at 0")

@@ -261,8 +261,8 @@ def test_the_gpu_block_mask_attends_as_the_per_document_loop():
 
 
 def test_per_document_attention_under_autocast_computes_in_bf16_close_to_float32():
-    """Under bf16 autocast the per-document products run in bf16 (softmax in float32), as
-    transformers' eager attention does; the result stays within bf16 rounding of float32."""
+    """Under bf16 autocast scores and softmax stay in float32 and only the probabilities times
+    the values run in bf16; the result stays within bf16 rounding of float32, and differs."""
     from core.packed_attention import per_document
     torch.manual_seed(0)
     position_ids = torch.tensor([list(range(40)) + list(range(25)) + list(range(60))])
