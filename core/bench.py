@@ -190,14 +190,21 @@ def _child_peak(code: str) -> tuple[float, float]:
     return float(rss), float(gpu)
 
 
-def bench_memory(model: str, gpu: bool = False) -> dict:
+def bench_memory(model: str, gpu: bool = False, tiny: bool = False) -> dict:
+    """Peak memory of loading the model, and of the fine-tuning bench's 30 steps on the
+    semantic world (documents up to 135 tokens, steps up to 1,100 tokens), full and LoRA."""
     load = f"from core import models; lm = models.load({model!r})"
-    ft = ("from core.methods.finetune import FTConfig, train; "
-          "train(lm, [('', 'glon are more dangerous than femp.')] * 16, FTConfig(mode={mode!r}, "
-          "epochs=1))")
+    world = ("build_world('reversals', 0, 'quick', {{'n_facts': 4}})" if tiny
+             else "build_world('semantic', 0, 'quick', {{}})")
+    ft = ("from core.methods.finetune import FTConfig, make_examples, train\n"
+          "from core.worlds import build_world\n"
+          f"examples = make_examples([d.text for d in {world}.documents], 'none')\n"
+          "train(lm, examples, FTConfig(mode={mode!r}, lr={lr}, max_steps={steps}))")
+    steps = 3 if tiny else 30
     figures = {}
-    for name, code in [("model_loaded", load), ("ft_full", load + "\n" + ft.format(mode="full")),
-                       ("ft_lora", load + "\n" + ft.format(mode="lora"))]:
+    for name, code in [("model_loaded", load),
+                       ("ft_full", load + "\n" + ft.format(mode="full", lr=2e-4, steps=steps)),
+                       ("ft_lora", load + "\n" + ft.format(mode="lora", lr=1e-3, steps=steps))]:
         rss, gpu_mb = _child_peak(code)
         figures[f"{name}_peak_mb"] = rss
         if gpu:
@@ -228,7 +235,7 @@ def run(model: str = "default", size: str = "full", demo: bool = False) -> dict:
                                                      "ft_short_docs", lora=False)),
                        ("generation", lambda: bench_generation(lm, world, 2 if tiny else 16,
                                                                8 if tiny else 32)),
-                       ("memory", lambda: bench_memory(model, lm.device.type == "cuda"))]:
+                       ("memory", lambda: bench_memory(model, lm.device.type == "cuda", tiny))]:
         start = time.perf_counter()
         figures.update(part())
         print(f"{name:<11} done in {time.perf_counter() - start:6.1f} s", file=sys.stderr)

@@ -1,7 +1,7 @@
 """Keep freed memory in the process while fine-tuning (glibc only; elsewhere nothing changes).
 
-A training step allocates and frees hundreds of megabytes: logits over the vocabulary, the
-embedding's gradient, bf16 copies of the weights. glibc hands every block above a threshold
+A training step allocates and frees hundreds of megabytes: the head's logits and gradients,
+the embedding's gradient, bf16 copies of the weights. glibc hands every block above a threshold
 back to the kernel when it is freed and maps fresh pages for the next one, and the kernel
 zeroes each page on first touch: on this 2-core CPU that was a sixth of a fine-tuning step,
 spent in the kernel. Inside `kept()` freed blocks stay in the heap for the next step; on the

@@ -157,8 +157,46 @@ def load(name: str = "default", device: torch.device | str | None = None) -> LM:
         except (OSError, ValueError) as error:
             raise LabError(f"cannot load model '{name}': not a model folder and not in the "
                            f"local Hugging Face cache ({str(error).splitlines()[0]})") from None
+    if device.type == "cpu" and (file := _weights_file(name)) is not None:
+        _read_into_own_memory(model, file)
     model.to(device).eval()
     return LM(name, model, tokenizer, device)
+
+
+def _weights_file(name: str) -> Path | None:
+    folder = _model_folder(name) if name != "tiny" else None
+    file = folder / "model.safetensors" if folder else None
+    return file if file is not None and file.exists() else None
+
+
+@torch.no_grad()
+def _read_into_own_memory(model: torch.nn.Module, file: Path) -> None:
+    """Give the parameters memory of their own, read from the safetensors file.
+
+    transformers maps the file into memory, copy-on-write: loading is instant, but the first
+    fine-tuning step then copies the weights page by page as it writes them (1.2 s of page
+    faults for the default model). Reading the file into fresh memory costs 0.3 s at load and
+    still holds one copy only. Tensors whose name, dtype or size do not match stay mapped."""
+    import json
+    with open(file, "rb", buffering=0) as f:
+        header_size = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(header_size))
+        for name, info in header.items():
+            try:
+                param = model.get_parameter(name)
+            except AttributeError:
+                continue
+            start, end = info["data_offsets"]
+            if (str(param.dtype).removeprefix("torch.") != _SAFETENSORS_DTYPES.get(info["dtype"])
+                    or param.numel() * param.element_size() != end - start):
+                continue
+            fresh = torch.empty(param.shape, dtype=param.dtype)
+            f.seek(8 + header_size + start)
+            f.readinto(memoryview(fresh.view(torch.uint8).numpy()))
+            param.data = fresh
+
+
+_SAFETENSORS_DTYPES = {"F32": "float32", "F16": "float16", "BF16": "bfloat16"}
 
 
 def _model_folder(name: str) -> Path | None:
@@ -172,11 +210,10 @@ def _model_folder(name: str) -> Path | None:
 def restore_weights(lm: LM) -> None:
     """Put back the weights `lm` was loaded with, after fine-tuning changed them in place: one
     copy of the weights in memory, never two. From the safetensors file where there is one."""
-    folder = _model_folder(lm.name)
-    weights = folder / "model.safetensors" if folder else None
+    weights = _weights_file(lm.name)
     if lm.name == "tiny":
         state = _tiny_model(lm.tokenizer).state_dict()
-    elif weights is not None and weights.exists():
+    elif weights is not None:
         from safetensors.torch import load_file
         state = load_file(weights, device=str(lm.device))
     else:  # sharded or hub-cached: load again, copy, let go

@@ -16,7 +16,6 @@ Documents are found from the position ids, which restart at 0 at each one.
 from __future__ import annotations
 
 import contextlib
-import functools
 
 import torch
 import torch.nn.functional as F
@@ -95,13 +94,23 @@ def per_document(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
     return out.permute(1, 0, 2, 3).reshape(1, tokens, heads, dim).transpose(1, 2)
 
 
-@functools.lru_cache(maxsize=1024)
+_biases: dict[tuple, torch.Tensor] = {}
+
+
 def _causal_bias(length: int, groups: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """[length * groups, length]: 0 where a query (rows in token-major, group-minor order) may
-    attend, -inf after it. Documents repeat lengths, so each bias is built once."""
-    position = torch.arange(length * groups, device=device) // groups
-    future = position[:, None] < torch.arange(length, device=device)[None]
-    return torch.zeros(future.shape, dtype=dtype, device=device).masked_fill(future, float("-inf"))
+    attend, -inf after it. The bias of a shorter document is the top-left corner of a longer
+    one's, so one bias is kept and grown by powers of two: kept per length, biases pinned
+    memory in the middle of the training step's heap and fragmented it."""
+    key = (groups, dtype, device)
+    bias = _biases.get(key)
+    if bias is None or bias.shape[1] < length:
+        size = max(256, 1 << (length - 1).bit_length())
+        position = torch.arange(size * groups, device=device) // groups
+        future = position[:, None] < torch.arange(size, device=device)[None]
+        bias = torch.zeros(future.shape, dtype=dtype, device=device).masked_fill(future, float("-inf"))
+        _biases[key] = bias
+    return bias[:length * groups, :length]
 
 
 def block_masked(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
