@@ -192,7 +192,7 @@ def _child_peak(code: str) -> tuple[float, float]:
 
 def bench_memory(model: str, gpu: bool = False, tiny: bool = False) -> dict:
     """Peak memory of loading the model, and of the fine-tuning bench's 30 steps on the
-    semantic world (documents up to 135 tokens, steps up to 1,100 tokens), full and LoRA."""
+    semantic world (8 documents of up to 135 tokens a step), full and LoRA."""
     load = f"from core import models; lm = models.load({model!r})"
     world = ("build_world('reversals', 0, 'quick', {{'n_facts': 4}})" if tiny
              else "build_world('semantic', 0, 'quick', {{}})")

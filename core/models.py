@@ -9,6 +9,7 @@ token boundaries in scoring, training and generation.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Sequence
@@ -169,6 +170,9 @@ def _weights_file(name: str) -> Path | None:
     return file if file is not None and file.exists() else None
 
 
+_SAFETENSORS_DTYPES = {"F32": "float32", "F16": "float16", "BF16": "bfloat16"}
+
+
 @torch.no_grad()
 def _read_into_own_memory(model: torch.nn.Module, file: Path) -> None:
     """Give the parameters memory of their own, read from the safetensors file.
@@ -177,7 +181,6 @@ def _read_into_own_memory(model: torch.nn.Module, file: Path) -> None:
     fine-tuning step then copies the weights page by page as it writes them (1.2 s of page
     faults for the default model). Reading the file into fresh memory costs 0.3 s at load and
     still holds one copy only. Tensors whose name, dtype or size do not match stay mapped."""
-    import json
     with open(file, "rb", buffering=0) as f:
         header_size = int.from_bytes(f.read(8), "little")
         header = json.loads(f.read(header_size))
@@ -194,9 +197,6 @@ def _read_into_own_memory(model: torch.nn.Module, file: Path) -> None:
             f.seek(8 + header_size + start)
             f.readinto(memoryview(fresh.view(torch.uint8).numpy()))
             param.data = fresh
-
-
-_SAFETENSORS_DTYPES = {"F32": "float32", "F16": "float16", "BF16": "bfloat16"}
 
 
 def _model_folder(name: str) -> Path | None:

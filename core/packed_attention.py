@@ -100,8 +100,8 @@ _biases: dict[tuple, torch.Tensor] = {}
 def _causal_bias(length: int, groups: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """[length * groups, length]: 0 where a query (rows in token-major, group-minor order) may
     attend, -inf after it. The bias of a shorter document is the top-left corner of a longer
-    one's, so one bias is kept and grown by powers of two: kept per length, biases pinned
-    memory in the middle of the training step's heap and fragmented it."""
+    one's, so one bias is kept and grown by powers of two (a cache of one bias per length held
+    up to 1,024 of them, hundreds of megabytes, for the life of the process)."""
     key = (groups, dtype, device)
     bias = _biases.get(key)
     if bias is None or bias.shape[1] < length:

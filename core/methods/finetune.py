@@ -17,7 +17,7 @@ import torch
 from core import heap, models
 from core.costs import train_flops
 from core.errors import LabError
-from core.fused_loss import causal_lm_loss
+from core.fused_loss import IGNORE, causal_lm_loss
 from core.models import LM
 from core.packed_attention import packed_rows
 
@@ -121,11 +121,11 @@ def _pack(rows: Sequence[tuple[list[int], int]], device) -> dict[str, torch.Tens
         ids += example
         # Each example starts with the start token, whose label is ignored, so no example
         # learns to predict the next one.
-        labels += [-100] * loss_start + example[loss_start:]
+        labels += [IGNORE] * loss_start + example[loss_start:]
         positions += range(len(example))
     if pad := -len(ids) % ROW_MULTIPLE:
         ids += [ids[0]] * pad
-        labels += [-100] * pad
+        labels += [IGNORE] * pad
         positions += range(pad)
     tensor = lambda values: torch.tensor([values], device=device)  # noqa: E731
     return {"input_ids": tensor(ids), "labels": tensor(labels), "position_ids": tensor(positions)}
