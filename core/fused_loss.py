@@ -18,6 +18,7 @@ from __future__ import annotations
 import torch
 
 IGNORE = -100  # transformers' label for "no loss here"
+TINY = torch.finfo(torch.float32).tiny
 ROWS_PER_CHUNK = 32  # on a CPU: 32 rows of float32 logits, 6 MB, about what stays in cache
 
 
@@ -31,16 +32,18 @@ class _LinearCrossEntropy(torch.autograd.Function):
             valid = targets != IGNORE
             count = valid.sum().clamp(min=1)
             safe_targets = targets.clamp(min=0)
-            total = torch.zeros((), dtype=torch.float32, device=hidden.device)
+            exact = torch.promote_types(dtype, torch.float32)
+            total = torch.zeros((), dtype=exact, device=hidden.device)
             # A GPU has no such cache and pays for each launch: all rows at once there.
             rows = ROWS_PER_CHUNK if hidden.device.type == "cpu" else len(targets)
             for chunk, target, keep in zip(logits.split(rows), safe_targets.split(rows),
                                            valid.split(rows)):
-                x = chunk.float()
-                log_total = x.logsumexp(-1)
-                picked = x.gather(1, target[:, None])[:, 0]
-                total += torch.where(keep, log_total - picked, 0).sum()
-                probs = x.sub_(log_total[:, None]).exp_()
+                probs = torch.softmax(chunk, -1, dtype=exact)
+                picked = probs.gather(1, target[:, None])[:, 0]
+                # The loss from the target's probability: softmax is one fused kernel, where
+                # log-sum-exp and the probabilities took four passes over the vocabulary (60
+                # against 77 ms for 736 tokens). Clamped where it underflows (87 nats or more).
+                total -= torch.where(keep, picked.clamp(min=TINY).log(), 0).sum()
                 probs.scatter_add_(1, target[:, None], -torch.ones_like(picked)[:, None])
                 chunk.copy_(probs.mul_((keep / count)[:, None]))
             grad_logits = logits

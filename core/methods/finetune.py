@@ -18,6 +18,7 @@ from core import heap, models
 from core.costs import train_flops
 from core.errors import LabError
 from core.fused_loss import IGNORE, causal_lm_loss
+from core.fused_norm import fused_rms_norms
 from core.models import LM
 from core.packed_attention import packed_rows
 
@@ -131,13 +132,21 @@ def _pack(rows: Sequence[tuple[list[int], int]], device) -> dict[str, torch.Tens
     return {"input_ids": tensor(ids), "labels": tensor(labels), "position_ids": tensor(positions)}
 
 
-def _wrap_lora(model: torch.nn.Module, config: FTConfig) -> torch.nn.Module:
+def _wrap_lora(model: torch.nn.Module, config: FTConfig, autocast: bool) -> torch.nn.Module:
     from peft import LoraConfig, get_peft_model
+    from peft.tuners.tuners_utils import BaseTunerLayer
     targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
     present = {name.split(".")[-1] for name, _ in model.named_modules()}
     lora = LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha, lora_dropout=0.0,
                       target_modules=[t for t in targets if t in present] or "all-linear")
-    return get_peft_model(model, lora)
+    model = get_peft_model(model, lora)
+    # peft casts each adapter's input to float32, and autocast casts it back to bf16 for each
+    # adapter, which keeps its own copy for the backward pass. Autocast casts the adapters'
+    # weights anyway, so with it on the adapters share the bf16 input the base layers got.
+    for module in model.modules():
+        if isinstance(module, BaseTunerLayer):
+            module.cast_input_dtype_enabled = not autocast
+    return model
 
 
 def total_steps(n_examples: int, config: FTConfig) -> int:
@@ -169,8 +178,9 @@ def _train_loop(lm: LM, examples: Sequence[tuple[str, str]], config: FTConfig,
                 progress: Callable[[int, int, float], None] | None) -> TrainResult:
     """The loop itself: shuffled batches of packed examples, bf16 autocast, AdamW."""
     model = lm.model
+    bf16 = models.bf16_supported(lm.device)
     if config.mode == "lora":
-        model = _wrap_lora(model, config)  # freezes the base weights
+        model = _wrap_lora(model, config, autocast=bf16)  # freezes the base weights
     else:
         model.requires_grad_(True)  # a LoRA run before may have left them frozen
     model.train()
@@ -183,8 +193,7 @@ def _train_loop(lm: LM, examples: Sequence[tuple[str, str]], config: FTConfig,
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay,
                                   fused=lm.device.type in ("cpu", "cuda"))
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total, config))
-    autocast = torch.autocast(lm.device.type, dtype=torch.bfloat16,
-                              enabled=models.bf16_supported(lm.device))
+    autocast = torch.autocast(lm.device.type, dtype=torch.bfloat16, enabled=bf16)
     adapters = sum(p.numel() for p in params) if config.mode == "lora" else 0
     result = TrainResult(model)
     for step in range(total):
@@ -213,7 +222,7 @@ def train(lm: LM, examples: Sequence[tuple[str, str]], config: FTConfig,
     config.validate()
     if not examples:
         raise LabError("nothing to fine-tune on: the training set is empty")
-    with packed_rows(lm.model), heap.kept():
+    with packed_rows(lm.model), fused_rms_norms(lm.model), heap.kept():
         result = _train_loop(lm, examples, config, progress)
     model = result.model
     if config.mode == "lora":

@@ -1,0 +1,109 @@
+"""Training's RMSNorm (core/fused_norm.py) computes transformers' norm, keeps less for the
+backward pass, and lets LoRA's adapters share their layer's bf16 input."""
+
+import copy
+import functools
+
+import torch
+
+from core import models
+from core.fused_loss import causal_lm_loss
+from core.fused_norm import _RMSNorm, fused_rms_norms, rms_norm
+from core.methods.finetune import FTConfig, _pack, _tokenize, _wrap_lora
+from core.packed_attention import packed_rows
+
+EXAMPLES = [("", "glon are more dangerous than femp."), ("Did you know?", "\nyes, they are.")]
+
+
+def test_the_norms_gradients_are_exact_in_float64():
+    torch.manual_seed(0)
+    x = torch.randn(2, 5, 16, dtype=torch.float64, requires_grad=True)
+    weight = torch.empty(16, dtype=torch.float64).uniform_(0.5, 1.5).requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda x, w: _RMSNorm.apply(x, w, 1e-5, torch.float64),
+                                    (x, weight))
+
+
+def test_the_norm_gives_each_projection_the_bf16_input_it_got_before(default_lm):
+    """Under autocast: bitwise the bf16 rounding of transformers' float32 output. In float32:
+    transformers' output and gradients."""
+    norm = copy.deepcopy(default_lm.model.model.layers[0].input_layernorm).requires_grad_(True)
+    torch.manual_seed(0)
+    x = 3 * torch.randn(1, 50, norm.weight.numel())
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        fused = rms_norm(norm, x)
+        plain = norm(x)
+    assert fused.dtype == torch.bfloat16 and plain.dtype == torch.float32
+    assert torch.equal(fused, plain.to(torch.bfloat16))
+
+    grad = torch.randn_like(x)
+    results = []
+    with torch.enable_grad():
+        for forward in (norm, functools.partial(rms_norm, norm)):
+            x_ = x.clone().requires_grad_(True)
+            out = forward(x_)
+            results.append((out.detach(), *torch.autograd.grad(out, [x_, norm.weight], grad)))
+    for plain_part, fused_part in zip(*results):
+        assert (plain_part - fused_part).abs().max() <= 1e-5 * plain_part.abs().max()
+
+
+def _saved_bytes(model, batch) -> tuple[int, float]:
+    """Bytes autograd keeps for the backward pass of one bf16 forward (each tensor once,
+    however many operations keep it), and the loss."""
+    kept: dict[int, int] = {}
+
+    def keep(tensor):
+        kept[tensor.untyped_storage().data_ptr()] = tensor.untyped_storage().nbytes()
+        return tensor
+
+    with (torch.enable_grad(), torch.autocast("cpu", dtype=torch.bfloat16),
+          torch.autograd.graph.saved_tensors_hooks(keep, lambda tensor: tensor)):
+        loss = causal_lm_loss(model, **batch)
+    return sum(kept.values()), loss.item()
+
+
+def _kept_per_token_and_loss(lm, model) -> tuple[float, float]:
+    """Activation bytes kept per token (the weights' bf16 copies cancel between a batch and
+    one with its documents three times), and the first batch's loss."""
+    batches = [_pack(_tokenize(lm, EXAMPLES * n), lm.device) for n in (1, 3)]
+    (small, loss), (large, _) = (_saved_bytes(model, batch) for batch in batches)
+    tokens = [batch["input_ids"].numel() for batch in batches]
+    return (large - small) / (tokens[1] - tokens[0]), loss
+
+
+def test_fused_norms_keep_less_for_the_same_loss(default_lm):
+    model = default_lm.model
+    model.requires_grad_(True)
+    try:
+        with packed_rows(model):
+            plain_bytes, plain_loss = _kept_per_token_and_loss(default_lm, model)
+            with fused_rms_norms(model):
+                fused_bytes, fused_loss = _kept_per_token_and_loss(default_lm, model)
+    finally:
+        models.restore_weights(default_lm)
+    assert fused_loss == plain_loss  # every projection saw the same bf16 input
+    assert fused_bytes < 0.8 * plain_bytes  # 734 against 978 KB a token when written
+    assert "forward" not in vars(model.model.norm)  # the model's own norms are back
+
+
+def test_lora_adapters_share_their_layers_bf16_input(tiny_lm):
+    """With autocast on, peft's cast of each adapter's input to float32 is off: the same loss
+    and adapter gradients, less kept for the backward pass."""
+    batch = _pack(_tokenize(tiny_lm, EXAMPLES), tiny_lm.device)
+    runs = []
+    for autocast in (False, True):
+        torch.manual_seed(0)  # the adapters' initial weights
+        model = _wrap_lora(models._tiny_model(tiny_lm.tokenizer), FTConfig(mode="lora"), autocast)
+        with torch.no_grad():  # B starts at zero, which would leave A without a gradient
+            for name, p in model.named_parameters():
+                if "lora_B" in name:
+                    p.normal_()
+        with packed_rows(model.get_base_model()), fused_rms_norms(model):
+            saved, loss = _kept_per_token_and_loss(tiny_lm, model)
+            with torch.enable_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+                causal_lm_loss(model, **batch).backward()
+        grads = [p.grad for p in model.parameters() if p.requires_grad]
+        runs.append((saved, loss, grads))
+    (casting_bytes, casting_loss, casting_grads), (shared_bytes, shared_loss, shared_grads) = runs
+    assert shared_loss == casting_loss
+    assert all(torch.equal(a, b) for a, b in zip(casting_grads, shared_grads))
+    assert shared_bytes < casting_bytes
