@@ -22,8 +22,10 @@ from collections.abc import Iterator
 
 import torch
 
-# Norms that compute weight * (x / rms(x)) exactly as Llama's does; others keep their own.
-SUPPORTED = ("LlamaRMSNorm", "MistralRMSNorm", "Qwen2RMSNorm", "Qwen3RMSNorm")
+# Norms that compute weight * (x / rms(x)) exactly as Llama's does and whose output only
+# enters linear layers; others keep their own (Qwen3's also normalize queries and keys before
+# the rotary embedding, where a bf16 output would round what used to be float32).
+SUPPORTED = ("LlamaRMSNorm", "MistralRMSNorm", "Qwen2RMSNorm")
 
 
 class _RMSNorm(torch.autograd.Function):
