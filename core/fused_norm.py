@@ -7,8 +7,8 @@ autocast casts it to bf16 once for each of them, and each keeps its copy. Here o
 function does the norm: it keeps the input and one number per token, returns the bf16 output
 every projection would have made (the same rounding of the same float32 result, so the same
 loss), and recomputes the rest in the backward pass. On the default model that is 734 instead
-of 978 KB kept per token (tests/test_fused_norm.py); 30 semantic-world steps peak at 4.2
-instead of 4.4 GB (full) and 2.8 instead of 3.1 GB (LoRA).
+of 978 KB kept per token (tests/test_fused_norm.py); the bench's 30 semantic-world steps peak
+at 4.2 instead of 4.4 GB (full) and 2.9 instead of 3.1 GB (LoRA).
 
 Only for training, and only inside `fused_rms_norms(model)`: the model's own norms come back
 afterwards. The projections' gradients now add up in bf16 where they were added in float32, a
@@ -18,6 +18,7 @@ rounding of the same size as the ones the bf16 products already make.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 
 import torch
@@ -67,7 +68,7 @@ def fused_rms_norms(model: torch.nn.Module) -> Iterator[None]:
     """`model`'s supported RMSNorms run through `rms_norm` for a while."""
     norms = [m for m in model.modules() if type(m).__name__ in SUPPORTED]
     for norm in norms:
-        norm.forward = rms_norm.__get__(norm)
+        norm.forward = functools.partial(rms_norm, norm)
     try:
         yield
     finally:
