@@ -89,51 +89,65 @@ def bench_icl(lm: LM, world, max_items: int | None) -> dict:
 # ---------------------------------------------------------------- fine-tuning
 
 
-def naive_train(lm: LM, examples: list[tuple[str, str]], config: FTConfig
-                ) -> tuple[list[float], int, float]:
+class NaiveTraining:
     """A plain float32 loop: padded batches, default AdamW; the same batches and learning-rate
-    schedule as the method's loop, so their losses compare step by step. Returns losses,
-    tokens, seconds."""
-    model = models.load(lm.name, lm.device).model
-    model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    total = total_steps(len(examples), config)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total, config))
-    batches = batch_order(len(examples), config.batch_size, config.seed)
-    torch.manual_seed(config.seed)
-    pad = lm.tokenizer.pad_token_id or 0
-    losses, tokens, start = [], 0, time.perf_counter()
-    for _ in range(total):
-        batch = [examples[i] for i in next(batches)]
-        rows = [lm.start_ids + lm.encode(c) + lm.encode(t) for c, t in batch]
-        width = max(map(len, rows))
-        ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows], device=lm.device)
-        labels = torch.tensor([r + [-100] * (width - len(r)) for r in rows], device=lm.device)
-        labels[:, 0] = -100
-        loss = model(input_ids=ids, labels=labels).loss
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad()
-        losses.append(loss.item())
-        tokens += sum(map(len, rows))
-    seconds = time.perf_counter() - start
-    del model, optimizer
-    return losses, tokens, seconds
+    schedule as the method's loop, so their losses compare step by step. `run(until)` takes
+    steps until `until` are done, timing only the steps (not the model's loading)."""
+
+    def __init__(self, lm: LM, examples: list[tuple[str, str]], config: FTConfig) -> None:
+        self.lm, self.examples, self.config = lm, examples, config
+        self.model = models.load(lm.name, lm.device).model
+        self.model.train()
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr,
+                                           weight_decay=config.weight_decay)
+        total = total_steps(len(examples), config)
+        self.schedule = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda s: lr_factor(s, total, config))
+        self.batches = batch_order(len(examples), config.batch_size, config.seed)
+        self.losses: list[float] = []
+        self.tokens, self.seconds = 0, 0.0
+
+    def run(self, until: int) -> None:
+        lm, pad = self.lm, self.lm.tokenizer.pad_token_id or 0
+        while len(self.losses) < until:
+            start = time.perf_counter()
+            batch = [self.examples[i] for i in next(self.batches)]
+            rows = [lm.start_ids + lm.encode(c) + lm.encode(t) for c, t in batch]
+            width = max(map(len, rows))
+            ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows], device=lm.device)
+            labels = torch.tensor([r + [-100] * (width - len(r)) for r in rows], device=lm.device)
+            labels[:, 0] = -100
+            loss = self.model(input_ids=ids, labels=labels).loss
+            loss.backward()
+            self.optimizer.step()
+            self.schedule.step()
+            self.optimizer.zero_grad()
+            self.losses.append(loss.item())
+            self.tokens += sum(map(len, rows))
+            self.seconds += time.perf_counter() - start
 
 
 def bench_ft(lm: LM, world, steps: int, prefix: str = "ft", lora: bool = True) -> dict:
     """Fine-tuning `steps` steps of the method's loop against the naive one, on `world`'s
-    documents; the figures' keys start with `prefix`."""
+    documents; the figures' keys start with `prefix`.
+
+    The naive loop's steps come half before the method's and half after: this CPU's speed
+    drifts by 5-10% over minutes, and run one after the other (2.3 minutes of naive steps,
+    then 35 s of fast ones) the ratio drifted with it; split around the fast run, a steady
+    drift cancels."""
     examples = make_examples([d.text for d in world.documents], "none")
     epochs = max(1, math.ceil(steps * 8 / len(examples)))
     config = FTConfig(epochs=epochs, max_steps=steps)
-    naive_losses, naive_tokens, naive_s = naive_train(lm, examples, config)
+    naive = NaiveTraining(lm, examples, config)
+    naive.run(steps // 2)
     with models.weights_restored(lm):  # putting the weights back is not fine-tuning's time
         start = time.perf_counter()
         fast = train(lm, examples, config)
         fast_s = time.perf_counter() - start
-    fast_tps, naive_tps = fast.tokens / fast_s, naive_tokens / naive_s
+    naive.run(steps)
+    naive_losses, naive_tps = naive.losses, naive.tokens / naive.seconds
+    del naive  # its model and optimizer go before the LoRA run
+    fast_tps = fast.tokens / fast_s
     dtype = torch.bfloat16 if models.bf16_supported(lm.device) else torch.float32
     peak = matmul_flops_per_second(dtype, lm.device)
     tail = max(1, steps // 4)

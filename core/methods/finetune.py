@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import random
 import re
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -19,6 +20,7 @@ from core.costs import train_flops
 from core.errors import LabError
 from core.fused_loss import IGNORE, causal_lm_loss
 from core.fused_norm import fused_rms_norms
+from core.fused_rotary import fused_rotary
 from core.models import LM
 from core.packed_attention import packed_rows
 
@@ -139,7 +141,10 @@ def _wrap_lora(model: torch.nn.Module, config: FTConfig, autocast: bool) -> torc
     present = {name.split(".")[-1] for name, _ in model.named_modules()}
     lora = LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha, lora_dropout=0.0,
                       target_modules=[t for t in targets if t in present] or "all-linear")
-    model = get_peft_model(model, lora)
+    with warnings.catch_warnings():  # peft asks transformers a deprecated question; not ours
+        warnings.filterwarnings("ignore", "`is_gradient_checkpointing` is deprecated",
+                                FutureWarning)
+        model = get_peft_model(model, lora)
     # peft casts each adapter's input to float32, and autocast casts it back to bf16 for each
     # adapter, which keeps its own copy for the backward pass. Autocast casts the adapters'
     # weights anyway, so with it on the adapters share the bf16 input the base layers got.
@@ -222,7 +227,8 @@ def train(lm: LM, examples: Sequence[tuple[str, str]], config: FTConfig,
     config.validate()
     if not examples:
         raise LabError("nothing to fine-tune on: the training set is empty")
-    with packed_rows(lm.model), fused_rms_norms(lm.model), heap.kept():
+    with (packed_rows(lm.model), fused_rms_norms(lm.model), fused_rotary(lm.model),
+          heap.kept()):
         result = _train_loop(lm, examples, config, progress)
     model = result.model
     if config.mode == "lora":
