@@ -95,7 +95,7 @@ class NaiveTraining:
     steps until `until` are done, timing only the steps (not the model's loading)."""
 
     def __init__(self, lm: LM, examples: list[tuple[str, str]], config: FTConfig) -> None:
-        self.lm, self.examples, self.config = lm, examples, config
+        self.lm, self.examples = lm, examples
         self.model = models.load(lm.name, lm.device).model
         self.model.train()
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr,
