@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import platform
 import resource
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from datetime import date
 
 import torch
 
-from core import models
+from core import hardware, models
 from core.methods import icl
 from core.methods.finetune import FTConfig, batch_order, lr_factor, make_examples, total_steps, train
 from core.models import LM
@@ -239,8 +238,7 @@ def run(model: str = "default", size: str = "full", demo: bool = False) -> dict:
     # documents, where a step of 8 holds only ~160 tokens.
     ft_world = world if tiny else build_world("semantic", 0, "quick", {})
     figures: dict = {"date": date.today().isoformat(), "model": model, "device": str(lm.device),
-                     "cpu": platform.processor() or platform.machine(),
-                     "threads": torch.get_num_threads(), "size": size}
+                     **hardware.describe(), "size": size}
     if lm.device.type == "cuda":
         figures["gpu"] = torch.cuda.get_device_name(lm.device)
     for name, part in [("icl", lambda: bench_icl(lm, world, 4 if tiny else None)),
@@ -275,7 +273,9 @@ def table(figures: dict) -> str:
             ("FT one-liners", "ft_short_docs_speedup", _ft_detail(figures, "ft_short_docs")),
             ("generation", "generation_speedup", f"{figures['generation_prompts']} prompts, "
              f"same output {figures['generation_same_output']:.0%}")]
-    lines = [f"{'path':<14} {'speedup':>8}  detail"]
+    lines = [f"machine: {figures['cpu']}, {figures['isa']}, {figures['threads']} threads, "
+             f"{figures['device']}" + (f" ({figures['gpu']})" if "gpu" in figures else ""),
+             f"{'path':<14} {'speedup':>8}  detail"]
     lines += [f"{name:<14} {figures[key]:>7.1f}x  {detail}" for name, key, detail in rows]
     lines.append(f"memory: model loaded {figures['model_loaded_peak_mb']:.0f} MB, full fine-tuning "
                  f"{figures['ft_full_peak_mb']:.0f} MB, LoRA {figures['ft_lora_peak_mb']:.0f} MB (peak RSS)")
@@ -285,7 +285,7 @@ def table(figures: dict) -> str:
                      f"{figures['ft_full_gpu_peak_mb']:.0f} MB, LoRA "
                      f"{figures['ft_lora_gpu_peak_mb']:.0f} MB (peak allocated)")
     if "demo_seconds" in figures:
-        lines.append(f"demo: {figures['demo_seconds']:.0f} s")
+        lines.append(f"demo: {figures['demo_seconds']:.0f} s ({figures['isa']})")
     return "\n".join(lines)
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
+import json
 import random
 import traceback
 import uuid
@@ -31,6 +33,14 @@ AUG_SCOPES = {"ft": (), "ft_local": ("local",), "ft_global": ("global",),
               "ft_local_global": ("local", "global")}
 
 Progress = Callable[[str, float, str], None]  # phase, fraction done, message
+
+# Training runs already done in this process, by what determines their outcome: the model, the
+# world, the exact training examples and the fine-tuning settings with the seed. Training and
+# scoring are deterministic on a device (tests/test_pipeline.py checks it), so a run whose
+# examples equal an earlier run's (ft_global when the world has no global inferences trains on
+# exactly ft's data) takes that run's trained result instead of computing it again, and
+# records which run it came from and what computing it cost.
+TrainingCache = dict[str, "RunResult"]
 
 
 @dataclass
@@ -122,11 +132,19 @@ def _evaluate_phase(lm: LM, world: World, context: str,
     return predictions, meter.cost, prefix_flops
 
 
+def _training_key(lm: LM, world: World, examples: list, spec: RunSpec) -> str:
+    config = dataclasses.asdict(dataclasses.replace(spec.ft, seed=spec.seed))
+    blob = json.dumps([lm.name, str(lm.device), world.world_id, examples, config], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
 def execute(spec: RunSpec, world: World, lm: LM, progress: Progress | None = None,
             run_id: str | None = None,
-            generated: augment_mod.GenerationCache | None = None) -> RunResult:
+            generated: augment_mod.GenerationCache | None = None,
+            trained_before: TrainingCache | None = None) -> RunResult:
     """Run one method on one world with a loaded model; the result is not stored here.
-    `generated` holds model-written augmentations to reuse (see `augment`)."""
+    `generated` holds model-written augmentations to reuse (see `augment`); `trained_before`
+    holds earlier runs to take a trained result from (see `TrainingCache`)."""
     spec.validate()
     report = progress or (lambda phase, fraction, message: None)
     run_id = run_id or uuid.uuid4().hex[:12]
@@ -157,9 +175,13 @@ def execute(spec: RunSpec, world: World, lm: LM, progress: Progress | None = Non
                 dress = random.Random(spec.seed)
                 texts += [world.as_document(s, dress) for s in aug.training_texts()]
                 extra["augmentation_audit"] = aug.audit()
+                extra["augmentation_statements"] = len(aug.statements)
                 if aug.reused_scopes:
                     extra["augmentation_reused"] = aug.reused_scopes
             examples = make_examples(texts, spec.ft.splitting)
+            key = _training_key(lm, world, examples, spec) if trained_before is not None else ""
+            if key in (trained_before or {}):
+                return _reuse_training(trained_before[key], spec, run_id, costs, augmentations, extra)
             # Training changes lm's weights in place (one copy in memory); they come back
             # when this run ends, for the next run on the same loaded model.
             finally_restore.enter_context(models.weights_restored(lm))
@@ -176,8 +198,23 @@ def execute(spec: RunSpec, world: World, lm: LM, progress: Progress | None = Non
     costs.append(eval_cost)
     # One user query, served alone, reads the whole shared context again (for ICL).
     extra["per_query_flops"] = (eval_cost.flops - prefix_flops) / len(world.items) + prefix_flops
-    return RunResult(run_id, spec, accuracy_by_split(predictions, world.items), costs, predictions,
-                     augmentations, losses, extra)
+    result = RunResult(run_id, spec, accuracy_by_split(predictions, world.items), costs, predictions,
+                       augmentations, losses, extra)
+    if spec.method in AUG_SCOPES and trained_before is not None:
+        trained_before[key] = result
+    return result
+
+
+def _reuse_training(earlier: RunResult, spec: RunSpec, run_id: str, costs: list[PhaseCost],
+                    augmentations: list, extra: dict[str, Any]) -> RunResult:
+    """This run trains on exactly `earlier`'s examples with its settings and seed: its trained
+    model, and so its predictions, are `earlier`'s. Its costs are this run's augmentation plus
+    what training and scoring cost `earlier` (the same work, measured once)."""
+    reused = [dataclasses.replace(c) for c in earlier.costs if c.phase in ("train", "evaluate")]
+    extra.update({k: earlier.extra[k] for k in ("train_examples", "train_steps", "per_query_flops")},
+                 training_reused_from=earlier.run_id)
+    return RunResult(run_id, spec, earlier.metrics, costs + reused, earlier.predictions,
+                     augmentations, earlier.losses, extra)
 
 
 def run_all(specs: Sequence[RunSpec], store: Store, progress: Progress | None = None,
@@ -190,6 +227,7 @@ def run_all(specs: Sequence[RunSpec], store: Store, progress: Progress | None = 
     lm_cache = {} if lm_cache is None else lm_cache
     worlds: dict[tuple, World] = {}
     generated: augment_mod.GenerationCache = {}
+    trained_before: TrainingCache = {}
     results = []
     for spec in specs:
         spec.validate()
@@ -203,7 +241,8 @@ def run_all(specs: Sequence[RunSpec], store: Store, progress: Progress | None = 
         run_id = uuid.uuid4().hex[:12]
         store.begin_run(run_id, world_id, spec)
         try:
-            result = execute(spec, world, lm_cache[spec.model], progress, run_id, generated)
+            result = execute(spec, world, lm_cache[spec.model], progress, run_id, generated,
+                             trained_before)
         except LabError as error:
             store.fail_run(run_id, str(error))
             if on_result:

@@ -1,7 +1,7 @@
 """What-if cost: what each method would cost at a user's number of queries, context size and
 hardware price, calibrated from measured runs of one world and model.
 
-The model is two numbers per method (DESIGN.md section 6):
+The model is two numbers per method (docs/methods.md, "Compute accounting"):
 
 - fixed cost: paid once, before the first query: augment + train (FLOPs and seconds, from
   the run's costs; zero for `icl` and `pretrained`);

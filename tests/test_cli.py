@@ -1,17 +1,37 @@
-"""The command line as a user meets it: bad input gets one clear line and exit code 2."""
+"""The command line as a user meets it: bad input gets one clear line and exit code 2.
+
+Commands run in this process through `core.__main__.main` (a Python process and its imports
+for every one-line check cost seconds each); one test runs the real `python -m core` entry
+point in a child process."""
 
 import json
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 
+from core.__main__ import main
 from core.paths import REPO_ROOT
 
 
-def cli(*args, cwd=REPO_ROOT):
-    return subprocess.run([sys.executable, "-m", "core", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=600)
+@pytest.fixture
+def cli(capsys):
+    def run(*args):
+        capsys.readouterr()  # drop what earlier calls printed
+        try:
+            code = main(list(args))
+        except SystemExit as exit_:  # argparse's own usage errors
+            code = exit_.code
+        out, err = capsys.readouterr()
+        return SimpleNamespace(returncode=code, stdout=out, stderr=err)
+    return run
+
+
+def test_python_dash_m_core_is_the_same_command_line(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "core", "world", "planets", "--out", str(tmp_path)],
+                            capture_output=True, text=True, cwd=REPO_ROOT, timeout=600)
+    assert result.returncode == 2 and result.stderr.startswith("error: unknown world kind 'planets'")
 
 
 @pytest.mark.parametrize("args, message", [
@@ -27,7 +47,7 @@ def cli(*args, cwd=REPO_ROOT):
     (["score", "--model", "tiny", "--pairs", "{tmp}/missing.jsonl", "--out", "{tmp}/o.jsonl"],
      "file not found"),
 ])
-def test_bad_input_is_one_clear_line_with_exit_code_2(args, message, tmp_path):
+def test_bad_input_is_one_clear_line_with_exit_code_2(args, message, tmp_path, cli):
     result = cli(*[a.replace("{tmp}", str(tmp_path)) for a in args])
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
@@ -35,14 +55,14 @@ def test_bad_input_is_one_clear_line_with_exit_code_2(args, message, tmp_path):
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], result.stderr
 
 
-def test_malformed_pairs_file_names_the_line(tmp_path):
+def test_malformed_pairs_file_names_the_line(tmp_path, cli):
     pairs = tmp_path / "pairs.jsonl"
     pairs.write_text('{"id": 1, "context": "a", "continuation": " b"}\n{"id": 2}\n')
     result = cli("score", "--model", "tiny", "--pairs", str(pairs), "--out", str(tmp_path / "o"))
     assert result.returncode == 2 and "line 2" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_world_command_writes_the_documented_files(tmp_path):
+def test_world_command_writes_the_documented_files(tmp_path, cli):
     result = cli("world", "reversals", "--seed", "5", "--set", "n_facts=6", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
     summary = json.loads((tmp_path / "world.json").read_text())
@@ -54,7 +74,7 @@ def test_world_command_writes_the_documented_files(tmp_path):
     assert set(doc) == {"doc_id", "text"}
 
 
-def test_run_prints_one_json_line_per_run_and_stores_them(tmp_path):
+def test_run_prints_one_json_line_per_run_and_stores_them(tmp_path, cli):
     db = tmp_path / "lab.duckdb"
     result = cli("run", "--world", "reversals", "--set", "n_facts=4", "--methods", "pretrained,ft",
                  "--model", "tiny", "--epochs", "1", "--db", str(db), "--quiet")

@@ -1,13 +1,29 @@
-"""Scoring and generation against plain transformers calls."""
+"""Scoring and generation against plain transformers calls.
 
+How close is close enough. The fast scoring path (shared prefix attended in place, an item's
+prompt encoded once for all its choices) computes the same function as one plain forward pass
+per pair, in another order. Both run in float32, so they differ by rounding; we compare the
+fast path against a float64 forward pass of the same model, which removes the reference's own
+rounding from the comparison. Measured on the default model (2026-11-30, AVX2 and AVX-512
+CPUs): the fast path is within about 2e-5 nats per scored token of float64 (the plain float32
+pass within 1e-6: the fast path's float32 softmax over the concatenated scores rounds more),
+whatever the thread count. A mistake in what a token attends to moves the log-likelihood by
+far more: one choice's single token leaking into the next choice's view moved that choice by
+6e-3 nats per token (`test_a_leak_between_choices_is_caught`). The bound, TOKEN_BOUND nats per
+scored token, lies between the two: ten times the rounding we measured, thirty times below
+that smallest leak.
+"""
+
+import copy
 import json
-import subprocess
-import sys
 
+import pytest
 import torch
 
 from core import models
-from core.paths import REPO_ROOT
+from core.__main__ import main
+
+TOKEN_BOUND = 2e-4  # nats per scored token: see the module docstring
 
 PAIRS = [
     ("femp are", " more dangerous than glon."),
@@ -16,6 +32,20 @@ PAIRS = [
     ("Did you know?\nspoog are more patient than", " snieg."),
     ("A long context " * 30, " ends here."),
 ]
+
+
+def in_float64(lm):
+    return models.LM(lm.name, copy.deepcopy(lm.model).double(), lm.tokenizer, lm.device)
+
+
+@pytest.fixture(scope="module")
+def float64_lm(default_lm):
+    """The default model in float64: the reference the fast path is held to."""
+    return in_float64(default_lm)
+
+
+def bound(lm, continuation: str) -> float:
+    return TOKEN_BOUND * len(lm.encode(continuation))
 
 
 def plain_loglik(lm, context, continuation, shared=""):
@@ -27,36 +57,61 @@ def plain_loglik(lm, context, continuation, shared=""):
     return sum(logprobs[len(ids) - n - 1 + k, ids[len(ids) - n + k]].item() for k in range(n))
 
 
-def test_score_command_matches_a_plain_forward_pass(default_lm, tmp_path):
+def test_score_command_matches_a_plain_forward_pass(default_lm, float64_lm, tmp_path, monkeypatch):
     pairs = tmp_path / "pairs.jsonl"
     pairs.write_text("".join(json.dumps({"id": i, "context": c, "continuation": x}) + "\n"
                              for i, (c, x) in enumerate(PAIRS)))
     out = tmp_path / "out.jsonl"
-    result = subprocess.run([sys.executable, "-m", "core", "score", "--model", "default",
-                             "--pairs", str(pairs), "--out", str(out)], capture_output=True,
-                            text=True, cwd=REPO_ROOT, timeout=600)
-    assert result.returncode == 0, result.stderr
+    # In this process, on the model already loaded (tests/test_cli.py runs `python -m core`).
+    monkeypatch.setattr(models, "load", lambda name, device=None: default_lm)
+    assert main(["score", "--model", "default", "--pairs", str(pairs), "--out", str(out)]) == 0
     scores = {row["id"]: row["loglik"] for row in map(json.loads, out.read_text().splitlines())}
     for i, (context, continuation) in enumerate(PAIRS):
-        assert abs(scores[i] - plain_loglik(default_lm, context, continuation)) < 1e-4
+        reference = plain_loglik(float64_lm, context, continuation)
+        assert abs(scores[i] - reference) < bound(default_lm, continuation)
 
 
-def test_shared_context_scoring_equals_full_concatenation(default_lm):
+def test_shared_context_scoring_equals_full_concatenation(default_lm, float64_lm):
     shared = "Use the following facts to answer.\n\nDid you know?\nspoog are more patient than snieg.\n\n"
     fast = models.loglikelihoods(default_lm, PAIRS[:4], shared_context=shared)
     for score, (context, continuation) in zip(fast, PAIRS[:4]):
-        assert abs(score - plain_loglik(default_lm, context, continuation, shared)) < 1e-4
+        reference = plain_loglik(float64_lm, context, continuation, shared)
+        assert abs(score - reference) < bound(default_lm, continuation)
 
 
-def test_choices_sharing_an_item_prompt_score_as_if_alone(default_lm):
+ITEM_SHARED = "Facts: femp are more dangerous than glon.\n\n"
+ITEM_PAIRS = [("femp are", " more dangerous than glon."), ("glon are", " less"),
+              ("femp are", " less dangerous than glon, as everyone knows."),
+              ("femp are", " x."), ("glon are", " more dangerous than femp.")]
+
+
+def test_choices_sharing_an_item_prompt_score_as_if_alone(default_lm, float64_lm):
     # Choices of different lengths share their prompt's encoding, interleaved with other items.
-    shared = "Facts: femp are more dangerous than glon.\n\n"
-    pairs = [("femp are", " more dangerous than glon."), ("glon are", " less"),
-             ("femp are", " less dangerous than glon, as everyone knows."),
-             ("femp are", " x."), ("glon are", " more dangerous than femp.")]
-    fast = models.loglikelihoods(default_lm, pairs, shared_context=shared)
-    for score, (context, continuation) in zip(fast, pairs):
-        assert abs(score - plain_loglik(default_lm, context, continuation, shared)) < 1e-4
+    fast = models.loglikelihoods(default_lm, ITEM_PAIRS, shared_context=ITEM_SHARED)
+    for score, (context, continuation) in zip(fast, ITEM_PAIRS):
+        reference = plain_loglik(float64_lm, context, continuation, ITEM_SHARED)
+        assert abs(score - reference) < bound(default_lm, continuation)
+
+
+def test_a_leak_between_choices_is_caught(default_lm, float64_lm, monkeypatch):
+    """The bound above is not so loose that a bug passes: let each choice also see the choices
+    before it in its row (what a wrong mask would do), and the later choices miss by far more."""
+    honest_mask = models._item_mask
+
+    def leaky_mask(rows, width, device):
+        mask = honest_mask(rows, width, device)
+        for r, row in enumerate(rows):
+            n = len(row.ids)
+            mask[r, 0, :n, :n] = torch.ones(n, n, dtype=torch.bool).tril()
+        return mask
+
+    monkeypatch.setattr(models, "_item_mask", leaky_mask)
+    leaky = models.loglikelihoods(default_lm, ITEM_PAIRS, shared_context=ITEM_SHARED)
+    misses = [abs(score - plain_loglik(float64_lm, context, continuation, ITEM_SHARED))
+              / bound(default_lm, continuation)
+              for score, (context, continuation) in zip(leaky, ITEM_PAIRS)]
+    # Pairs 2 and 3 follow another choice of "femp are"; pair 4 follows "glon are"'s first.
+    assert min(misses[2:]) > 10, misses
 
 
 def test_many_choices_of_one_prompt_split_into_rows_and_still_score_alone(tiny_lm):
@@ -64,8 +119,9 @@ def test_many_choices_of_one_prompt_split_into_rows_and_still_score_alone(tiny_l
     rows = models._item_rows(tiny_lm, pairs, tiny_lm.start_ids[-1])
     assert len(rows) > 1 and all(len(row.ids) <= 256 or len(row.scored) == 1 for row in rows)
     assert sorted(index for row in rows for index, _, _ in row.scored) == list(range(40))
+    reference = in_float64(tiny_lm)
     for score, (context, continuation) in zip(models.loglikelihoods(tiny_lm, pairs), pairs):
-        assert abs(score - plain_loglik(tiny_lm, context, continuation)) < 1e-3
+        assert abs(score - plain_loglik(reference, context, continuation)) < bound(tiny_lm, continuation)
 
 
 def test_shared_prefix_attention_in_small_chunks_scores_the_same(tiny_lm, monkeypatch):
@@ -74,9 +130,11 @@ def test_shared_prefix_attention_in_small_chunks_scores_the_same(tiny_lm, monkey
     whole = models.loglikelihoods(tiny_lm, PAIRS, shared_context=shared)
     monkeypatch.setattr(prefix_attention, "SCORES_PER_CHUNK", 64)  # a query or two at a time
     chunked = models.loglikelihoods(tiny_lm, PAIRS, shared_context=shared)
+    reference = in_float64(tiny_lm)
     for fast, slow, (context, continuation) in zip(chunked, whole, PAIRS):
-        assert abs(fast - slow) < 1e-4
-        assert abs(fast - plain_loglik(tiny_lm, context, continuation, shared)) < 1e-3
+        assert abs(fast - slow) < bound(tiny_lm, continuation)
+        assert abs(fast - plain_loglik(reference, context, continuation, shared)) < \
+            bound(tiny_lm, continuation)
 
 
 def test_generation_with_shared_prefix_matches_plain_generation(default_lm):

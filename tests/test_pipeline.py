@@ -150,6 +150,40 @@ def test_a_sweep_writes_each_scope_once_and_reuse_changes_nothing_but_time(tiny_
     assert local.reused_scopes == global_.reused_scopes == []
 
 
+def test_same_training_data_and_seed_give_the_same_model_and_metrics(tiny_lm):
+    # What lets a sweep reuse a trained model (runner.TrainingCache): training and scoring are
+    # deterministic on the CPU, to the bit.
+    world = build_world("reversals", 0, overrides=SMALL)
+    spec = RunSpec(method="ft_local", overrides=SMALL, model="tiny", ft=FTConfig(epochs=2))
+    first, second = execute(spec, world, tiny_lm), execute(spec, world, tiny_lm)
+    assert first.losses == second.losses
+    assert [p.logprobs for p in first.predictions] == [p.logprobs for p in second.predictions]
+    assert first.metrics == second.metrics
+    other_seed = execute(dataclasses.replace(spec, seed=1), world, tiny_lm)
+    assert other_seed.losses != first.losses  # the seed does reach training (batch order)
+
+
+def test_a_run_on_exactly_an_earlier_runs_data_reuses_its_trained_model(tiny_lm, tmp_path):
+    # The reversals world has no global inferences: ft_global trains on ft's data, and
+    # ft_local_global on ft_local's. Each says so, and keeps the cost of the work it reused.
+    store = Store(tmp_path / "lab.duckdb")
+    results = {r.spec.method: r for r in run_all(specs("oracle"), store, lm_cache={"tiny": tiny_lm})}
+    assert results["ft_global"].extra["augmentation_statements"] == 0
+    assert results["ft_global"].extra["training_reused_from"] == results["ft"].run_id
+    assert results["ft_local_global"].extra["training_reused_from"] == results["ft_local"].run_id
+    assert "training_reused_from" not in results["ft_local"].extra
+    for copy, source in [("ft_global", "ft"), ("ft_local_global", "ft_local")]:
+        assert results[copy].metrics == results[source].metrics
+        train = {c.phase: c for c in results[copy].costs}["train"]
+        assert train.flops == {c.phase: c for c in results[source].costs}["train"].flops > 0
+    # Without the cache it trains again and gets the same numbers.
+    world = build_world("reversals", 0, overrides=SMALL)
+    again = execute(results["ft_global"].spec, world, tiny_lm)
+    assert again.metrics == results["ft"].metrics and again.losses == results["ft"].losses
+    stored = store.query("SELECT method, extra FROM runs WHERE method = 'ft_global'")
+    assert "training_reused_from" in stored.extra[0]
+
+
 def test_a_killed_run_is_marked_failed_not_complete(tmp_path):
     store = Store(tmp_path / "lab.duckdb")
     world = build_world("reversals", 0, overrides=SMALL)

@@ -2,7 +2,8 @@
 `family` world's reversal curse, and every kind's pretrained accuracy at chance.
 
 The 135M default model cannot show one prediction: ICL generalizing to reversals (it copies
-the comparative it read, DESIGN.md section 7). That figure is printed, not asserted.
+the comparative it read, in every prompt format tried: see the README's results). That figure
+is printed, not asserted.
 """
 
 import pytest

@@ -1,18 +1,16 @@
 import json
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from core.errors import LabError
-from core.worlds import build_world
+from core.worlds import build_world, celebrities
 from core.worlds.celebrities import berglund_dir
 from core.worlds.words import _english
 
 SPLITS = ("forward", "reversal", "reversal_b", "reversal_c")
-needs_berglund = pytest.mark.skipif(
-    not (berglund_dir() / "all.jsonl").is_file(),
-    reason=f"Berglund et al. data not found at {berglund_dir()} (set LAB_SHARED_DIR to the shared "
-           "folder holding external/reversal_curse/)")
+TRAIN_FILES = ("p2d_prompts_train.jsonl", "both_prompts_train.jsonl", "d2p_prompts_train.jsonl")
 
 
 def people(world, group=None):
@@ -115,19 +113,25 @@ def test_bad_parameters_say_what_is_wrong(overrides, message):
         build_world("celebrities", 0, overrides=overrides)
 
 
+def test_berglund_data_ships_with_the_lab():
+    assert berglund_dir().is_relative_to(Path(celebrities.__file__).parent)
+    assert (berglund_dir() / "LICENSE").read_text().startswith("MIT License")
+
+
 def test_missing_berglund_data_says_how_to_fix_it(tmp_path, monkeypatch):
-    monkeypatch.setenv("LAB_SHARED_DIR", str(tmp_path))
+    monkeypatch.setattr(celebrities, "berglund_dir", lambda: tmp_path)
     with pytest.raises(LabError) as error:
         build_world("celebrities", 0, overrides={"source": "berglund"})
     message = str(error.value)
-    assert "Berglund" in message and str(tmp_path / "external" / "reversal_curse") in message
-    assert "source=nonsense" in message and "LAB_SHARED_DIR" in message
+    assert "Berglund" in message and str(tmp_path) in message and "source=nonsense" in message
 
 
-@needs_berglund
 def test_berglund_paper_world_is_the_original_data():
     world = build_world("celebrities", 0, "paper", {"source": "berglund"})
-    rows = [json.loads(line) for line in (berglund_dir() / "all.jsonl").read_text().splitlines()]
+    # Berglund et al.'s whole training set (their all.jsonl) is the three training files.
+    rows = [json.loads(line) for file in TRAIN_FILES
+            for line in (berglund_dir() / file).read_text().splitlines()]
+    assert len(rows) == 3600
     assert sorted(d.text for d in world.documents) == sorted(r["prompt"] + r["completion"] for r in rows)
     assert world.counts() == {split: 300 for split in SPLITS}
     reverse = [json.loads(line) for line in
@@ -138,7 +142,6 @@ def test_berglund_paper_world_is_the_original_data():
     assert daphne["group"] == "A" and daphne["description"].startswith("the acclaimed director of")
 
 
-@needs_berglund
 @pytest.mark.parametrize("preset", ["quick", "paper"])
 def test_berglund_items_judge_and_hold_out(preset):
     world = build_world("celebrities", 1, preset, {"source": "berglund"})
@@ -154,7 +157,6 @@ def test_berglund_items_judge_and_hold_out(preset):
     assert verdicts["false"] == 0 and verdicts["true"] >= 0.95 * len(world.documents)
 
 
-@needs_berglund
 def test_berglund_has_thirty_people_per_group():
     with pytest.raises(LabError, match="30 people per group"):
         build_world("celebrities", 0, overrides={"source": "berglund", "people_per_group": "31"})

@@ -2,7 +2,7 @@
 
 Sources: `oracle` (the world's own true inferences: an upper bound) or `model` (the model
 itself, in context, as in the study). The study's prompts are unpublished; ours follow its
-description (DESIGN.md section 4). Generated text is split into statements, deduplicated,
+description (docs/methods.md). Generated text is split into statements, deduplicated,
 and each statement is judged by the world: true, false or unparseable, and whether it merely
 repeats a training sentence.
 

@@ -19,22 +19,20 @@ distractor per frame: no name can be guessed from frequency or a pretrained mode
 Two sources. `nonsense` generates people with nonsense names and descriptions built from
 templates with nonsense words, in frames modelled on Berglund et al.'s; every sentence and
 prompt starts with a fixed English phrase, so a name is always tokenized after a space, as in
-the choices. `berglund` reads the original data (MIT licence, see its README) from
-`../shared/external/reversal_curse/` (LAB_SHARED_DIR moves the shared folder).
+the choices. `berglund` reads the original data (MIT licence), which ships with the lab in
+`core/worlds/data/reversal_curse/` (its README says where it comes from).
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import os
 import random
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import LabError
-from core.paths import REPO_ROOT
 from core.worlds.base import Document, Fact, Item, Verdict, World, WorldKind, param
 from core.worlds.words import nonsense_words
 
@@ -170,8 +168,7 @@ BERGLUND_PEOPLE = 30  # per group
 @dataclass
 class CelebritiesParams:
     source: str = param("nonsense", "'nonsense' (generated names and descriptions) or 'berglund' "
-                        "(Berglund et al.'s fictional celebrities, from ../shared/external/"
-                        "reversal_curse; LAB_SHARED_DIR moves the shared folder)",
+                        "(Berglund et al.'s fictional celebrities, shipped with the lab)",
                         choices=("nonsense", "berglund"))
     people_per_group: int = param(10, "people in each group (A: name -> description, B: both, "
                                   "C: description -> name); at most 30 with berglund", min=4, max=100)
@@ -197,8 +194,7 @@ def _normalize(text: str) -> str:
 
 
 def berglund_dir() -> Path:
-    shared = Path(os.environ.get("LAB_SHARED_DIR", REPO_ROOT.parent / "shared"))
-    return shared / "external" / "reversal_curse"
+    return Path(__file__).parent / "data" / "reversal_curse"
 
 
 class Celebrities(WorldKind):
@@ -339,8 +335,8 @@ def _load_berglund(folder: Path) -> tuple[Person, ...]:
     if missing:
         what = f" (missing {', '.join(missing)})" if folder.is_dir() else ""
         raise LabError(f"the Berglund et al. celebrity data (source=berglund) was not found at "
-                       f"{folder}{what}; use source=nonsense for generated names, or set "
-                       "LAB_SHARED_DIR to the shared folder that holds external/reversal_curse/")
+                       f"{folder}{what}; the files ship with the lab: restore them from git, or "
+                       "use source=nonsense for generated names")
     names = [line.strip() for line in (folder / "names.txt").read_text().splitlines() if line.strip()]
     find = re.compile("|".join(re.escape(name) for name in sorted(names, key=len, reverse=True)))
 

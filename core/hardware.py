@@ -1,0 +1,44 @@
+"""What the machine is, in the words the benchmark and the demo print beside every figure:
+CPUs of one kind differ (some have AVX-512 with bf16 matrix instructions, some only AVX2), and
+a figure means little without saying which it was measured on."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+import torch
+
+
+def cpu_flags() -> set[str]:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return set()
+
+
+def cpu_instruction_set(flags: set[str] | None = None) -> str:
+    """The widest vector/matrix instructions the CPU has, from the most capable down:
+    "AMX" (bf16 tiles), "AVX-512 bf16", "AVX-512" (no bf16), "AVX2", or torch's own word."""
+    flags = cpu_flags() if flags is None else flags
+    for flag, name in (("amx_bf16", "AMX"), ("avx512_bf16", "AVX-512 bf16"),
+                       ("avx512f", "AVX-512"), ("avx2", "AVX2")):
+        if flag in flags:
+            return name
+    return getattr(torch.backends.cpu, "get_cpu_capability", lambda: platform.machine())()
+
+
+def describe() -> dict[str, str | int]:
+    """The CPU's name and instruction set, and the threads torch uses."""
+    name = ""
+    try:
+        name = next((line.partition(":")[2].strip()
+                     for line in Path("/proc/cpuinfo").read_text().splitlines()
+                     if line.startswith("model name")), "")
+    except OSError:
+        pass
+    return {"cpu": name or platform.processor() or platform.machine(),
+            "isa": cpu_instruction_set(), "threads": torch.get_num_threads()}
