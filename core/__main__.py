@@ -1,4 +1,4 @@
-"""Command line: python -m core {world,run,score,demo,bench,study,kinds} ...
+"""Command line: python -m core {world,run,score,demo,bench,study,kinds,shortcuts} ...
 
 Mistakes a user can fix (unknown world kind, parameter out of range, missing model, unwritable
 database) print one line starting with 'error:' and exit with code 2.
@@ -152,6 +152,19 @@ def cmd_kinds(args: argparse.Namespace) -> None:
                           "params": describe_params(kind)}))
 
 
+def cmd_shortcuts(args: argparse.Namespace) -> None:
+    from core.shortcuts import MARGIN, failures, format_table, shortcut_table
+    from core.worlds import build_world
+    world = build_world(args.kind, args.seed, args.preset, _overrides(args.set))
+    rows = shortcut_table(world)
+    print(format_table(rows))
+    bad = failures(rows)
+    # A report, not a gate: the exit code stays 0 (the tests hold the worlds to it).
+    print(f"{len(bad)} of {len(rows)} rows: a rule that may not do well there scores above "
+          f"chance + {MARGIN:.2f}" + "".join(f"\n  {r.guesser} on {r.split}: {r.accuracy:.2f}"
+                                             for r in bad))
+
+
 PROGRESS_HELP = ("keep a JSON object of progress in PATH (run_index, runs_total, method, phase, "
                  "fraction, message, started, updated), replaced on every update")
 
@@ -220,6 +233,14 @@ def parser() -> argparse.ArgumentParser:
 
     k = sub.add_parser("kinds", help="list world kinds, presets and parameters")
     k.set_defaults(func=cmd_kinds)
+
+    sc = sub.add_parser("shortcuts", help="cheap rules that answer a world's items without its "
+                        "knowledge: accuracy per rule and split, and whether it may do well there")
+    sc.add_argument("kind")
+    sc.add_argument("--seed", type=int, default=0)
+    sc.add_argument("--preset", default="quick")
+    sc.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    sc.set_defaults(func=cmd_shortcuts)
     return p
 
 

@@ -31,6 +31,17 @@ def make_world(kind: str, seed: int, preset: str, overrides: tuple):
             "facts": len(world.facts), "world_id": world.world_id}
 
 
+@st.cache_data(show_spinner="Checking for shortcuts…")
+def shortcut_rows(world_id: str, _kind: str, _seed: int, _preset: str, _overrides: tuple) -> list:
+    """The world's shortcut check (core/shortcuts/), cached by the world's id alone: the
+    arguments after it only rebuild the world that id names."""
+    from core.shortcuts import shortcut_table
+    world = build_world(_kind, _seed, _preset, dict(_overrides))
+    return [{"guesser": r.guesser, "split": r.split, "scope": r.scope, "accuracy": r.accuracy,
+             "chance": r.chance, "allowed": r.allowed, "passes": r.passes}
+            for r in shortcut_table(world)]
+
+
 kinds = kind_names()
 params = st.query_params
 left, middle, right = st.columns(3)
@@ -87,6 +98,19 @@ with picture_tab:
         st.plotly_chart(graph_figure(world["graph"], f"Structure of the {kind} world"))
     else:
         st.info("This kind has no structure to draw.")
+
+st.subheader("Shortcut check")
+st.caption("Cheap rules that read only the training documents and each item's prompt and choices "
+           "(never the answer). None may beat chance + 0.10 on a multi-hop split; on a one-hop split "
+           "rules of association may, since the fact itself links prompt and answer.")
+shortcuts = pd.DataFrame(shortcut_rows(world["world_id"], kind, seed, preset,
+                                       tuple(sorted(overrides.items()))))
+flagged = shortcuts[~shortcuts["passes"]] if len(shortcuts) else shortcuts
+if len(flagged):
+    st.warning(f"{len(flagged)} rules answer a split above chance + 0.10 where they may not: "
+               + ", ".join(f"{r.guesser} on {r.split} ({r.accuracy:.2f})" for r in flagged.itertuples())
+               + ". Scores on those splits may reflect the rule, not the knowledge.")
+st.dataframe(shortcuts, hide_index=True)
 
 st.divider()
 db = st.text_input("Database file", value=params.get("db") or str(default_db_path()))

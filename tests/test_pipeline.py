@@ -235,6 +235,8 @@ def test_packed_batch_has_the_loss_of_a_padded_one(tiny_lm):
     with torch.no_grad():
         padded = tiny_lm.model(input_ids=ids, attention_mask=mask, labels=labels).loss
         packed = tiny_lm.model(**_pack(rows, tiny_lm.device), use_cache=False).loss
+    # Float32 mean of ~15 token losses near 10.8: rounding is about 1e-6; a token scored
+    # against the wrong context would move it by 1e-2 or more.
     assert abs(padded.item() - packed.item()) < 1e-5
 
 
@@ -267,6 +269,8 @@ def test_per_document_attention_has_the_loss_and_gradients_of_the_block_mask(def
     finally:
         probe.requires_grad_(trainable)
     assert model.config._attn_implementation == before
+    # As in the packing test: float32 rounding of the loss is ~1e-6, of a gradient ~1e-7 of its
+    # largest entry; a document attending to another moves both by orders of magnitude more.
     assert abs(block_loss - packed_loss) < 1e-5
     assert (block_grad - packed_grad).abs().max() < 1e-5 * max(1.0, block_grad.abs().max().item())
 
@@ -287,6 +291,7 @@ def test_the_gpu_block_mask_attends_as_the_per_document_loop():
 
     loop_out, loop_grads = output_and_grads(per_document, position_ids)
     mask_out, mask_grads = output_and_grads(block_masked, position_ids)
+    # Float64 throughout (2.2e-16 relative): 1e-10 leaves room for any summation order.
     assert torch.allclose(loop_out, mask_out, atol=1e-10)
     assert all(torch.allclose(a, b, atol=1e-10) for a, b in zip(loop_grads, mask_grads))
     one_document = torch.arange(11)[None]

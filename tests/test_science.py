@@ -6,6 +6,8 @@ the comparative it read, in every prompt format tried: see the README's results)
 is printed, not asserted.
 """
 
+import dataclasses
+
 import pytest
 
 from core.runner import RunSpec, execute
@@ -58,8 +60,14 @@ def test_pretrained_model_is_at_chance_on_every_kind(kind, default_lm):
 def test_fine_tuning_learns_family_facts_but_not_their_reversals(default_lm):
     """The reversal curse on family trees: each parent fact is learned as stated (forward)
     and not read backwards (reversal: "zeenk is the son of")."""
-    world = build_world("family", 0, "quick")
-    result = execute(RunSpec(method="ft", world_kind="family"), world, default_lm)
+    # One family (32 notes, a quarter of the quick preset's training steps: on a CPU without
+    # bf16 the quick world alone took 4.8 minutes), scored on the two splits asserted here.
+    overrides = {"n_families": 1}
+    world = build_world("family", 0, "quick", overrides)
+    world = dataclasses.replace(world, items=[i for i in world.items
+                                              if i.split in ("forward", "reversal")])
+    result = execute(RunSpec(method="ft", world_kind="family", overrides=overrides), world,
+                     default_lm)
     accuracy = {m.split: m.accuracy for m in result.metrics}
     print("family ft", {s: round(a, 2) for s, a in accuracy.items()})
     assert accuracy["forward"] >= 0.9

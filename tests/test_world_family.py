@@ -1,12 +1,11 @@
+import re
 from collections import Counter
 
 import pytest
 
 from core.errors import LabError
 from core.worlds import World, build_world, get_kind
-from core.worlds.family import SPLITS, Person, Tree
-
-MULTI_HOP = ("grandparent", "sibling", "aunt_uncle", "cousin")
+from core.worlds.family import MULTI_HOP, SPLITS, Person, Tree
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +109,7 @@ def test_relations_and_their_inverses_agree():
 def test_distractors_are_hard(quick, paper):
     for world in (quick, paper):
         people = {p["name"]: p for p in world.structure["people"]}
+        trained = {w for d in world.documents for w in re.findall(r"[a-z]+", d.text)}
         for split in SPLITS:
             items = [i for i in world.items if i.split == split]
             positions = Counter(i.answer for i in items)
@@ -120,20 +120,55 @@ def test_distractors_are_hard(quick, paper):
                 assert len(set(names)) == 4 and subject["name"] not in names
                 distractors = [n for k, n in enumerate(names) if k != item.answer]
                 answer = people[names[item.answer]]
-                if split in ("reversal", "grandparent"):  # the subject's other parent is never a choice
+                assert all(n in trained for n in distractors)  # as familiar as the answer
+                if split == "reversal":  # the subject's other parent is never a choice
                     assert all(people[n]["gender"] == answer["gender"] for n in distractors), item
-                if split in ("aunt_uncle", "cousin"):
-                    assert all(people[n]["family"] != subject["family"] for n in distractors), item
 
-    # Each distractor stands in the split's relation to someone else (checked on the quick world).
+    # forward and reversal: each distractor stands in the split's relation to someone else.
     tree = Tree([Person(**p) for p in quick.structure["people"]])
     for item in quick.items:
-        relation = SPLITS[item.split][0]
-        subject = item.prompt.split()[0]
-        for k, choice in enumerate(item.choices):
-            if k != item.answer:
-                d = choice.strip(" .")
-                assert any(tree.holds(relation, z, d) for z in tree.people if z != subject), item
+        if item.split not in MULTI_HOP:
+            subject = item.prompt.split()[0]
+            for k, choice in enumerate(item.choices):
+                if k != item.answer:
+                    d = choice.strip(" .")
+                    assert any(tree.holds(SPLITS[item.split], z, d) for z in tree.people if z != subject)
+
+
+@pytest.mark.parametrize("preset", ["quick", "paper"])
+def test_multi_hop_distractors_come_from_the_subjects_family(preset):
+    """Drawn from other families, the distractors left the answer the only choice of the
+    subject's family (a rule that knew only families scored 1.00). Now the family comes first:
+    people in another relation to the subject, never those the relation word is loosely used
+    for; another family only where the family alone would give a cheap rule the answer."""
+    for seed in (0, 1, 2) if preset == "quick" else (0,):  # a paper world takes a second
+        world = build_world("family", seed, preset)
+        tree = Tree([Person(**p) for p in world.structure["people"]])
+        everyone = []
+        for split in MULTI_HOP:
+            relation, own = SPLITS[split], []
+            for item in (i for i in world.items if i.split == split):
+                subject = item.prompt.split()[0]
+                family = tree.people[subject].family
+                loose = set(tree.loosely(relation, subject))
+                for k, choice in enumerate(item.choices):
+                    if k != item.answer:
+                        d = choice.strip(" .")
+                        assert not tree.holds(relation, subject, d) and d not in loose, (item, d)
+                        own.append(tree.people[d].family == family)
+            assert sum(own) / len(own) >= 0.6, (seed, split, sum(own) / len(own))
+            everyone += own
+        assert sum(everyone) / len(everyone) >= 0.8, (seed, sum(everyone) / len(everyone))
+
+
+def test_loosely_related_relatives():
+    world = hand_world()
+    tree = Tree([Person(**p) for p in world.structure["people"]])
+    assert tree.loosely("sibling", "dave") == ["eli"]  # his sister's husband
+    assert tree.loosely("sibling", "gwen") == ["cara"]  # her husband's sister
+    assert tree.loosely("grandchild", "fay") == [] and tree.loosely("cousin", "fay") == []
+    assert tree.distances("fay") == {"fay": 0, "cara": 1, "eli": 1, "anna": 2, "bert": 2, "dave": 3,
+                                     "hal": 4, "ivy": 4, "gwen": 5}
 
 
 def test_reversal_distractors_from_the_subjects_family_come_first(quick):
@@ -155,7 +190,9 @@ def test_item_facts_link_subject_and_answer(quick):
 def test_parameters():
     world = build_world("family", 0, overrides={"generations": "2", "max_items_per_split": "5"})
     assert world.counts() == {"forward": 5, "reversal": 5, "sibling": 5}
-    assert build_world("family", 0, overrides={"n_families": 1}).counts().get("cousin", 0) == 0
+    # One family: every distractor of a multi-hop split is of the family (there is no other).
+    alone = build_world("family", 0, overrides={"n_families": 1})
+    assert alone.counts()["cousin"] > 0
     assert world.as_document("anna is the mother of cara.", __import__("random").Random(0)).endswith(
         ":\nanna is the mother of cara.")
 

@@ -24,14 +24,14 @@ from core.worlds.base import (
     validate_params,
 )
 
-_NOT_KINDS = {"base", "words"}
+_NOT_KINDS = {"base", "kinship", "words"}
 
 __all__ = ["Document", "Fact", "Item", "World", "WorldKind", "build_world", "describe_params",
            "get_kind", "kind_names", "write_world"]
 
 
 def kind_names() -> list[str]:
-    """Every module here but base and words is a kind, named like its module."""
+    """Every module here but the helpers (base, kinship, words) is a kind, named like its module."""
     return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name not in _NOT_KINDS)
 
 

@@ -5,6 +5,7 @@ A world kind is a parameter dataclass plus a `WorldKind` subclass with three met
 statements local or global augmentation should produce) and `judge` (is a statement true,
 false or unparseable in this world); optionally `as_document` (how an augmentation is
 dressed as a training document). Kinds register themselves by name in `core.worlds`.
+`Balancer` helps a kind choose distractors that no cheap rule tells from the answer.
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import itertools
 import json
 import random
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
+
+import numpy as np
 
 from core.errors import LabError
 
@@ -119,6 +123,10 @@ class WorldKind:
     Params: ClassVar[type]
     presets: ClassVar[dict[str, dict[str, Any]]]
     held_out_splits: ClassVar[tuple[str, ...]]
+    # Held-out splits whose answers follow from two or more facts (the others held out read one
+    # fact another way). core/shortcuts/ holds these to a stricter standard: no guesser, not
+    # even one of association, may answer them above chance.
+    multi_hop_splits: ClassVar[tuple[str, ...]] = ()
 
     def build(self, params: Any, rng: random.Random) -> World:  # pragma: no cover - protocol
         raise NotImplementedError
@@ -184,3 +192,59 @@ def describe_params(kind: WorldKind) -> list[dict[str, Any]]:
     """Name, default, help and range of each parameter, for the command line and the app."""
     return [{"name": f.name, "default": f.default, **f.metadata}
             for f in dataclasses.fields(kind.Params)]
+
+
+class Balancer:
+    """Chooses the distractors of a split's items so that no rule "pick the choice with the
+    highest value of feature f" scores above chance over the split (the checks of
+    core/shortcuts/ read such features from the documents: a name's frequency, its length, how
+    many documents separate it from the subject...; pass -f for "the lowest"). Each item offers
+    candidates with their features; every set of n_choices - 1 of them earns each rule a credit
+    (1/k when the answer ties k - 1 distractors at the top, 0 when one is above it). `solve`
+    picks one set per item, greedily and then by revisiting each item, so that each rule's
+    accuracy over the split stays a little under chance (`band`), with the least `penalty` (a
+    cost per candidate: a fallback, a less hard distractor)."""
+
+    def __init__(self, n_choices: int, band: tuple[float, float] = (0.10, 0.05)) -> None:
+        self.n_choices = n_choices
+        # Each rule's accuracy is kept between chance - band[0] and chance - band[1]: a little
+        # below chance, so that where one rule cannot be held at chance on some items the others
+        # make room for it, and not far below, which would tell which choice to avoid.
+        self.low, self.high = 1.0 / n_choices - band[0], 1.0 / n_choices - band[1]
+        self._sets: list[Any] = []  # per item: candidate index sets, (sets, rules) credits, cost
+
+    def add(self, answer: tuple[float, ...], candidates: list[tuple[float, ...]],
+            rng: random.Random, penalty: list[float] | None = None) -> None:
+        sets = list(itertools.combinations(range(len(candidates)), self.n_choices - 1))
+        rng.shuffle(sets)  # ties between equally good sets go to a random one
+        index = np.array(sets, dtype=int).reshape(len(sets), self.n_choices - 1)
+        values = np.array(candidates, dtype=float).reshape(len(candidates), -1)[index]
+        a = np.array(answer, dtype=float)
+        ties = (values == a).sum(axis=1)
+        credits = np.where(values.max(axis=1) > a, 0.0, 1.0 / (1 + ties))
+        cost = np.array(penalty, dtype=float)[index].sum(axis=1) if penalty else np.zeros(len(sets))
+        self._sets.append((sets, credits, cost))
+
+    def solve(self, passes: int = 3) -> list[tuple[int, ...]]:
+        """The chosen candidate indices of each item, in the order items were added."""
+        if not self._sets:
+            return []
+        high = np.zeros(self._sets[0][1].shape[1])  # each rule's credit so far minus self.high
+        low = high.copy()  # and minus self.low
+        chosen: list[int | None] = [None] * len(self._sets)
+        for _ in range(passes):
+            for i, (_, credits, cost) in enumerate(self._sets):
+                if chosen[i] is not None:
+                    high -= credits[chosen[i]] - self.high
+                    low -= credits[chosen[i]] - self.low
+                # The other items' totals plus each option's: only leaving the band costs.
+                over = np.maximum(high + credits - self.high, 0.0)
+                under = np.minimum(low + credits - self.low, 0.0)
+                # Falling under the band costs less than rising over it: a rule under chance
+                # says at most which choice to avoid.
+                best = int(np.argmin((over ** 2).sum(axis=1) + 0.25 * (under ** 2).sum(axis=1)
+                                     + cost))
+                chosen[i] = best
+                high += credits[best] - self.high
+                low += credits[best] - self.low
+        return [self._sets[i][0][c] for i, c in enumerate(chosen)]

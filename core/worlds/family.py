@@ -21,13 +21,31 @@ siblings of a parent and their spouses (the co-parents of their children); cousi
 cousins (children of a parent's sibling): second cousins and cousins once removed are not
 "cousins" here.
 
-Distractors stand in the split's relation to someone else (other grandparents for
-`grandparent`), are false for the subject, and share the answer's gender where possible (so
-the subject's other parent or grandparent, also correct, is never a choice); among those,
-people of the subject's family come first (so belonging to the family gives no answer
-away), then the generation nearest the answer's. For `aunt_uncle` and `cousin`
-distractors come from other families only, as words like "aunt" and "cousin" are used loosely
-for more distant relatives.
+Distractors are false for the subject. For `forward` and `reversal` they stand in the split's
+relation to someone else (other parents, other children), share the answer's gender, and come
+from the subject's family first, then the generation nearest the answer's. For the multi-hop
+splits (`grandparent`, `sibling`, `aunt_uncle`, `cousin`) they come from the subject's own
+family and stand in another relation to the subject (a parent, a sibling or a cousin for a
+grandparent; a parent or a grandparent for an aunt; a sibling or an aunt for a cousin...).
+Drawn from other families, as they once were, they left the answer the only choice of the
+subject's family, and a rule that knew only who belongs to which family scored 1.00. Relatives
+the relation word is loosely used for are never distractors: a great-aunt is no "aunt" choice,
+a second cousin or a cousin once removed no "cousin", a great-grandparent no "grandparent", an
+in-law no "sibling".
+
+Within one family, though, the notes give other things away: a grandparent of the quick preset
+is only ever named as a parent, a cousin only as a child, an aunt is named more often than
+anyone but the subject's parents. So each item is offered eight people of the family and three
+who stand in the split's relation to someone of another family (a fallback), and `Balancer`
+takes, item by item, the three that keep every such rule at chance over the split: the name
+nearest the subject in the notes or farthest from it, the most or least often named, the most
+or least often named as a parent, the longest or shortest, the one of the subject's family.
+Taking someone of another family costs a little, so the family comes first: over seeds 0-2,
+2-33% of a quick split's distractors and 3-19% of a paper split's come from other families
+(most for grandparent and cousin, fewest for sibling). The answer's gender is not matched: no
+prompt says which gender the answer has.
+core/shortcuts/ checks the result. An item with fewer than three possible distractors is
+skipped.
 """
 
 from __future__ import annotations
@@ -35,10 +53,12 @@ from __future__ import annotations
 import dataclasses
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.errors import LabError
-from core.worlds.base import Document, Fact, Item, Verdict, World, WorldKind, param
+from core.worlds.base import Balancer, Document, Fact, Item, Verdict, World, WorldKind, param
+from core.worlds.kinship import PLURALS, WORDS, Person, Tree, word
 from core.worlds.words import nonsense_words
 
 LEAD_INS = [
@@ -47,24 +67,6 @@ LEAD_INS = [
     "Genealogy notes:", "Recorded at the town hall:", "From the family bible:",
     "A note from the village elders:",
 ]
-# Relation words: (relation, gender of the person the word describes, or None for either).
-# "x is the <word> of y" says x stands in <relation> to y.
-WORDS = {
-    "mother": ("parent", "f"), "father": ("parent", "m"), "parent": ("parent", None),
-    "daughter": ("child", "f"), "son": ("child", "m"), "child": ("child", None),
-    "grandmother": ("grandparent", "f"), "grandfather": ("grandparent", "m"),
-    "grandparent": ("grandparent", None),
-    "granddaughter": ("grandchild", "f"), "grandson": ("grandchild", "m"),
-    "grandchild": ("grandchild", None),
-    "sister": ("sibling", "f"), "brother": ("sibling", "m"), "sibling": ("sibling", None),
-    "aunt": ("aunt_uncle", "f"), "uncle": ("aunt_uncle", "m"),
-    "niece": ("niece_nephew", "f"), "nephew": ("niece_nephew", "m"),
-    "cousin": ("cousin", None),
-    "wife": ("spouse", "f"), "husband": ("spouse", "m"), "spouse": ("spouse", None),
-}
-# "x and y are <plural>": (relation, gender of both, or None).
-PLURALS = {"siblings": ("sibling", None), "sisters": ("sibling", "f"),
-           "brothers": ("sibling", "m"), "cousins": ("cousin", None)}
 _NAME = r"[a-z]+"
 _PATTERNS = [
     re.compile(rf"^(?P<x>{_NAME}) is (?:the|a|an) (?P<word>[a-z]+) of (?P<y>{_NAME})\.?$"),
@@ -72,18 +74,14 @@ _PATTERNS = [
     re.compile(rf"^(?P<x>{_NAME}) is (?P<y>{_NAME})'s (?P<word>[a-z]+)\.?$"),
 ]
 _PLURAL = re.compile(rf"^(?P<x>{_NAME}) and (?P<y>{_NAME}) are (?P<word>[a-z]+)\.?$")
-# Per split: the relation the subject stands in to the answer, and whether distractors may
-# come from the subject's own family.
-SPLITS = {"forward": ("parent", True), "reversal": ("child", True),
-          "grandparent": ("grandchild", True), "sibling": ("sibling", True),
-          "aunt_uncle": ("niece_nephew", False), "cousin": ("cousin", False)}
+# Per split: the relation the subject stands in to the answer.
+SPLITS = {"forward": "parent", "reversal": "child", "grandparent": "grandchild",
+          "sibling": "sibling", "aunt_uncle": "niece_nephew", "cousin": "cousin"}
+MULTI_HOP = ("grandparent", "sibling", "aunt_uncle", "cousin")
 N_CHOICES = 4
-
-
-def word(relation: str, gender: str) -> str:
-    """The relation word for a person of this gender ("parent", "f" -> "mother")."""
-    gendered = next((w for w, (r, g) in WORDS.items() if r == relation and g == gender), None)
-    return gendered or next(w for w, (r, g) in WORDS.items() if r == relation)
+# Multi-hop distractors: candidates offered per item from the subject's family and from other
+# families, and what taking one of the others costs (a fallback: it gives family membership away).
+OWN, OTHER, FALLBACK_COST = 8, 3, 0.1
 
 
 @dataclass
@@ -101,81 +99,6 @@ class FamilyParams:
                                    min=1, max=20)
     max_items_per_split: int = param(30, "items kept per test split (sampled when more are "
                                      "possible)", min=1, max=5000)
-
-
-@dataclass(frozen=True)
-class Person:
-    name: str
-    gender: str  # "f" or "m"
-    family: int
-    generation: int
-    mother: str | None = None  # None for founders and people who married in
-    father: str | None = None
-
-
-class Tree:
-    """Who is related to whom; every list is in the order people were created."""
-
-    def __init__(self, people: list[Person]):
-        self.people = {p.name: p for p in people}
-        self.order = {p.name: i for i, p in enumerate(people)}
-        self._children: dict[str, list[str]] = {}
-        for p in people:
-            for parent in self.parents(p.name):
-                self._children.setdefault(parent, []).append(p.name)
-
-    def _sorted(self, names) -> list[str]:
-        return sorted(set(names), key=self.order.__getitem__)
-
-    def parents(self, x: str) -> list[str]:
-        p = self.people[x]
-        return [n for n in (p.mother, p.father) if n]
-
-    def children(self, x: str) -> list[str]:
-        return self._children.get(x, [])
-
-    def spouses(self, x: str) -> list[str]:
-        return self._sorted(q for c in self.children(x) for q in self.parents(c) if q != x)
-
-    def siblings(self, x: str) -> list[str]:
-        return self._sorted(s for p in self.parents(x) for s in self.children(p) if s != x)
-
-    def grandparents(self, x: str) -> list[str]:
-        return self._sorted(g for p in self.parents(x) for g in self.parents(p))
-
-    def blood_aunts_uncles(self, x: str) -> list[str]:
-        return self._sorted(s for p in self.parents(x) for s in self.siblings(p))
-
-    def aunts_uncles(self, x: str) -> list[str]:
-        blood = self.blood_aunts_uncles(x)
-        return self._sorted(blood + [s for a in blood for s in self.spouses(a)])
-
-    def cousins(self, x: str) -> list[str]:
-        return self._sorted(c for a in self.blood_aunts_uncles(x) for c in self.children(a))
-
-    def grandchildren(self, x: str) -> list[str]:
-        return self._sorted(g for c in self.children(x) for g in self.children(c))
-
-    def nieces_nephews(self, x: str) -> list[str]:
-        """Children of x's siblings and of x's spouses' siblings (the inverse of aunts_uncles)."""
-        return self._sorted(n for q in [x, *self.spouses(x)] for s in self.siblings(q)
-                            for n in self.children(s))
-
-    def relatives(self, relation: str, x: str) -> list[str]:
-        """Everyone x stands in `relation` to ("parent": x's children)."""
-        return {"parent": self.children, "child": self.parents,
-                "grandparent": self.grandchildren, "grandchild": self.grandparents,
-                "sibling": self.siblings, "aunt_uncle": self.nieces_nephews,
-                "niece_nephew": self.aunts_uncles, "cousin": self.cousins,
-                "spouse": self.spouses}[relation](x)
-
-    def holds(self, relation: str, x: str, y: str) -> bool:
-        return y in self.relatives(relation, x)
-
-    def says(self, x: str, relation: str, y: str | None = None) -> str:
-        """The statement "x is the <relation word> of y." in x's gender; without y, the prompt."""
-        head = f"{x} is the {word(relation, self.people[x].gender)} of"
-        return head if y is None else f"{head} {y}."
 
 
 def _grow(params: FamilyParams, rng: random.Random) -> list[dict]:
@@ -220,6 +143,21 @@ def _graph(tree: Tree) -> dict:
     return {"nodes": nodes, "edges": edges}
 
 
+def _features(tree: Tree, subject: str) -> Callable[[str], tuple[float, ...]]:
+    """What the training notes show of a name, as scores of the rules that pick the highest:
+    nearest the subject (fewest notes to cross; out of reach is never nearest), farthest within
+    reach, most and least often named, most and least often as the parent, longest and
+    shortest, and of the subject's family."""
+    distance, family = tree.distances(subject), tree.people[subject].family
+
+    def features(q: str) -> tuple[float, ...]:
+        named, d = len(tree.children(q)) + len(tree.parents(q)), distance.get(q)
+        share = len(tree.children(q)) / named
+        return (-99 if d is None else -d, -1 if d is None else d, named, -named, share, -share,
+                len(q), -len(q), float(tree.people[q].family == family))
+    return features
+
+
 @dataclass(frozen=True)
 class _Candidate:
     subject: str
@@ -237,6 +175,7 @@ class Family(WorldKind):
                   "marry_rate": 0.85, "articles_per_fact": 10, "max_items_per_split": 300},
     }
     held_out_splits = ("reversal", "grandparent", "sibling", "aunt_uncle", "cousin")
+    multi_hop_splits = MULTI_HOP
 
     def build(self, params: FamilyParams, rng: random.Random) -> World:
         if params.min_children > params.max_children:
@@ -310,30 +249,42 @@ class Family(WorldKind):
     @staticmethod
     def _items(tree: Tree, split: str, candidates: list[_Candidate], cap: int,
                rng: random.Random) -> list[Item]:
-        relation, same_family_ok = SPLITS[split]
+        relation = SPLITS[split]
         # Everyone who stands in the relation to somebody (other grandparents, ...).
-        role = tree._sorted(c.answer for c in candidates)
-        pools = []
-        for c in candidates:
-            subject = tree.people[c.subject]
-            true = set(tree.relatives(relation, c.subject))
-            pool = [q for q in role if q != c.subject and q not in true
-                    and (same_family_ok or tree.people[q].family != subject.family)]
-            pools.append(pool)
-        usable = [i for i, pool in enumerate(pools) if len(pool) >= N_CHOICES - 1]
+        role = tree._sorted(q for x in tree.people for q in tree.relatives(relation, x))
+        pools = [Family._pool(tree, split, c, role) for c in candidates]
+        usable = [i for i, (own, other) in enumerate(pools) if len(own) + len(other) >= N_CHOICES - 1]
         if len(usable) > cap:
             usable = sorted(rng.sample(usable, cap))
         positions = [i % N_CHOICES for i in range(len(usable))]  # answer positions balanced
         rng.shuffle(positions)
+        if split in MULTI_HOP:
+            distractors = Family._balanced(tree, [candidates[i] for i in usable],
+                                           [pools[i] for i in usable], rng)
+        else:
+            distractors = [Family._distractors(tree, candidates[i], pools[i][0], rng) for i in usable]
         items = []
-        for k, (i, position) in enumerate(zip(usable, positions)):
+        for k, (i, position, chosen) in enumerate(zip(usable, positions, distractors)):
             c = candidates[i]
-            choices = [f" {q}." for q in Family._distractors(tree, c, pools[i], rng)]
+            choices = [f" {q}." for q in chosen]
             choices.insert(position, f" {c.answer}.")
             items.append(Item(f"{split}-{k:04d}", split, tree.says(c.subject, relation),
-                              tuple(choices), position,
-                              c.fact_ids))
+                              tuple(choices), position, c.fact_ids))
         return items
+
+    @staticmethod
+    def _pool(tree: Tree, split: str, c: _Candidate, role: list[str]) -> tuple[list, list]:
+        """Who may be a distractor, false for the subject: for forward and reversal, anyone in
+        the split's relation to somebody; for a multi-hop split, the subject's family (but those
+        the relation word is loosely used for), then, as a fallback, the relation's people of
+        other families."""
+        relation, family = SPLITS[split], tree.people[c.subject].family
+        false = set(role) - {c.subject, *tree.relatives(relation, c.subject)}
+        if split not in MULTI_HOP:
+            return [q for q in role if q in false], []
+        true = {c.subject, *tree.relatives(relation, c.subject), *tree.loosely(relation, c.subject)}
+        own = [q for q, p in tree.people.items() if p.family == family and q not in true]
+        return own, [q for q in role if q in false and tree.people[q].family != family]
 
     @staticmethod
     def _distractors(tree: Tree, c: _Candidate, pool: list[str], rng: random.Random) -> list[str]:
@@ -345,6 +296,22 @@ class Family(WorldKind):
                                  tree.people[q].family != subject.family,
                                  abs(tree.people[q].generation - answer.generation)))
         return pool[:N_CHOICES - 1]
+
+    @staticmethod
+    def _balanced(tree: Tree, candidates: list[_Candidate], pools: list[tuple[list, list]],
+                  rng: random.Random) -> list[list[str]]:
+        """Three distractors per item, of the subject's family where that keeps every cheap
+        rule at chance over the split (`Balancer`): what the notes show of a name must not
+        point to the answer (how many notes separate it from the subject, how often it is
+        named, how often as the parent, its length, its family)."""
+        balancer, offered = Balancer(N_CHOICES), []
+        for c, (own, other) in zip(candidates, pools):
+            offer = rng.sample(own, min(OWN, len(own))) + rng.sample(other, min(OTHER, len(other)))
+            features, family = _features(tree, c.subject), tree.people[c.subject].family
+            balancer.add(features(c.answer), [features(q) for q in offer], rng,
+                         [FALLBACK_COST * (tree.people[q].family != family) for q in offer])
+            offered.append(offer)
+        return [[offer[j] for j in chosen] for offer, chosen in zip(offered, balancer.solve())]
 
     def as_document(self, statement: str, rng: random.Random) -> str:
         return f"{rng.choice(LEAD_INS)}\n{statement}"

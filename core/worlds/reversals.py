@@ -9,11 +9,13 @@ form: the pretrained model's preference for "more" then cancels out (it sits at 
 while a model that learned only the trained form fails every reversal.
 
 Every sentence starts a line, in training, in prompts and in augmentations alike, so a
-nonsense word is always tokenized the same way.
+nonsense word is always tokenized the same way. The answer is the first choice in half of each
+split's items (within one).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 from dataclasses import dataclass
@@ -100,6 +102,7 @@ class Reversals(WorldKind):
                 items.append(self._item(f"reversal-{fact_id}", "reversal", obj, OTHER[cmp], adj,
                                         subj, fact_id, rng))
         rng.shuffle(documents)
+        items = self._balance_positions(items, rng)
         structure = {"chains": [{"adjective": adj, "things": things} for adj, things in chains],
                      "graph": _graph(chains)}
         return World(self.name, {}, 0, facts, documents, items, self.held_out_splits, self,
@@ -128,6 +131,22 @@ class Reversals(WorldKind):
         answer = rng.randrange(2)
         choices = (correct, wrong) if answer == 0 else (wrong, correct)
         return Item(item_id, split, f"{subj} are", choices, answer, (fact_id,))
+
+    @staticmethod
+    def _balance_positions(items: list[Item], rng: random.Random) -> list[Item]:
+        """Positions drawn at random put the answer first in 15 of seed 0's 20 reversal items
+        ("always the first choice" scored 0.75): swap the choices of items drawn at random
+        from the larger side until each split has as many answers first as second (within
+        one). Done after the documents, whose lead-ins come from the same random stream."""
+        out = list(items)
+        for split in sorted({item.split for item in items}):
+            sides = [[i for i, item in enumerate(items) if item.split == split and item.answer == a]
+                     for a in (0, 1)]
+            larger = max(sides, key=len)
+            for i in rng.sample(larger, (len(larger) - min(map(len, sides))) // 2):
+                out[i] = dataclasses.replace(items[i], choices=items[i].choices[::-1],
+                                             answer=1 - items[i].answer)
+        return out
 
     def as_document(self, statement: str, rng: random.Random) -> str:
         return f"{rng.choice(LEAD_INS)}\n{statement}"

@@ -10,9 +10,15 @@ its own properties and its own relations, never what it inherits.
 
 Documents are wiki-like: articles (a title, one sentence a line), fact lists ("Facts about
 gruds:" and bullets) and Q&A pairs ("Q: What are gruds?" / "A: gruds are a type of abme."),
-4 to 20 sentences each, about one category with facts of its neighbours. Each category has one
-article that states all its own facts with its name at the start of a line, so every fact a
-test needs is trained at least once with the tokenization the test prompts use.
+4 to 20 sentences each, about one category with facts of its neighbours: its siblings' parent
+facts and properties, the relations it is the object of (a root, without siblings, borrows
+properties of categories outside its line). Never its parent's facts or its children's: a
+document with "gruds are zept." and "flups are a type of grud." holds a syllogism's two
+premises, and a rule that picked the choice sharing most documents with "flups" answered 0.5-0.65
+of `syllogism` and `category_holdout` (core/shortcuts/). Each category has one article that
+states all its own facts with its name at the start of a line, so every fact a test needs is
+trained at least once with the tokenization the test prompts use; a held-out category's parent
+fact is stated in a sibling's article (or, without one, a note of its own), never its parent's.
 
 Held-out splits (4-way multiple choice):
 - `rephrase`: a trained fact in a wording used only at test ("gruds can be described as" zept).
@@ -27,8 +33,12 @@ Held-out splits (4-way multiple choice):
 Distractors are hard: true of some other category (another category's property, another
 category's parent, another subject's object of the same verb), false for this one, and never
 in the answer's line of descent (not "gruds blick animals" when gruds blick abmes, a kind of
-animal). They are drawn at the answer's depth in the hierarchy, so answers and distractors come
-from the same pool of words and a pretrained model sits at chance; answer positions are balanced.
+animal). The hardest candidates come first (the answer's depth in the hierarchy, the same verb),
+so answers and distractors come from the same pool of words and a pretrained model sits at
+chance; among them `Balancer` takes, item by item, the three that keep every rule of
+core/shortcuts/ that may not answer the split at chance over it (word frequency, length,
+how often a word opens a sentence, the documents and sentences it shares with the prompt's
+words...). Answer positions are balanced.
 """
 
 from __future__ import annotations
@@ -36,12 +46,11 @@ from __future__ import annotations
 import random
 import re
 import string
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from core.errors import LabError
-from core.worlds.base import Document, Fact, Item, Verdict, World, WorldKind, param
+from core.worlds.base import Balancer, Document, Fact, Item, Verdict, World, WorldKind, param
 from core.worlds.words import nonsense_words
 
 # The real-world skeleton: two spaces of indentation per level. Names are only glosses for the
@@ -265,6 +274,9 @@ QUESTIONS = {
     "relation": ("What do {xs} {verb}?",),
 }
 TITLES = ("{Xs}", "About {xs}", "{Xs} (overview)")
+# Distractor candidates per item: the POOL hardest are scored by the checks; the HARDEST of
+# them and each check's favourite are offered to the balance, which chooses three.
+POOL, HARDEST = 60, 5
 
 _WORD = r"[a-z]+"
 _LIST = r"[a-z]+(?:, [a-z]+)*(?:,? and [a-z]+)?"
@@ -395,6 +407,7 @@ class Semantic(WorldKind):
                   "items_per_split": 300},
     }
     held_out_splits = ("rephrase", "reversal", "syllogism", "category_holdout")
+    multi_hop_splits = ("syllogism", "category_holdout")
 
     def build(self, params: SemanticParams, rng: random.Random) -> World:
         if params.min_properties > params.max_properties:
@@ -594,55 +607,86 @@ def _documents(h: Hierarchy, facts: dict[str, Fact], params: SemanticParams,
     """One article per category with all its own facts, then variants about categories in
     turn (articles, fact lists, Q&A pairs) with some of its own facts and its neighbours'."""
     subjects = [c for c, d in h.categories.items() if not d["held_out"]]
-    if params.n_documents < len(subjects):
-        raise LabError(f"n_documents={params.n_documents} is below the {len(subjects)} "
-                       "categories that each need an article; raise n_documents")
+    hosts = _hosts(h)
+    orphans = [k for k in hosts if h.categories[k]["held_out"]]
+    if params.n_documents < len(subjects) + len(orphans):
+        raise LabError(f"n_documents={params.n_documents} is below the "
+                       f"{len(subjects) + len(orphans)} articles the categories need; "
+                       "raise n_documents")
     own = {c: [f for f in facts.values() if f.data["x"] == c] for c in subjects}  # parent first
-    texts = [_primary(c, own[c], _related(h, c, facts), h, rng) for c in subjects]
+    held = {c: [facts[f"isa-{k}"] for k in ks] for c, ks in hosts.items()}
+    texts = [_primary(c, own[c], held.get(c, []), _related(h, c, facts), _padding(h, c, facts), rng)
+             for c in subjects]
+    # A held-out category without a sibling to host its parent fact: a note of its own, titled
+    # by the parent (the category's name would be a second mention).
+    texts += [_primary(h.categories[k]["parent"], [], held[k], [], [], rng) for k in orphans]
     order = subjects[:]
     rng.shuffle(order)
-    for i in range(params.n_documents - len(subjects)):
+    for i in range(params.n_documents - len(texts)):
         c = order[i % len(order)]
-        texts.append(_variant(c, own[c], _related(h, c, facts), facts, params.qa_fraction, rng))
+        texts.append(_variant(c, own[c], _related(h, c, facts), _padding(h, c, facts),
+                              params.qa_fraction, rng))
     rng.shuffle(texts)
     return [Document(f"d{i:05d}", text, ids) for i, (text, ids) in enumerate(texts)]
 
 
+def _hosts(h: Hierarchy) -> dict[str, list[str]]:
+    """Held-out categories by the article that states their parent fact (their only mention):
+    a sibling's, never the parent's (whose properties they inherit), or, without a sibling
+    that has an article, one of their own (keyed by the category itself)."""
+    hosts: dict[str, list[str]] = {}
+    for k, d in h.categories.items():
+        if d["held_out"]:
+            siblings = [s for s in h.categories[d["parent"]]["children"]
+                        if not h.categories[s]["held_out"]]
+            hosts.setdefault(siblings[0] if siblings else k, []).append(k)
+    return hosts
+
+
 def _related(h: Hierarchy, c: str, facts: dict[str, Fact]) -> list[Fact]:
-    """Facts of a category's neighbours: its parent's parent, its children and siblings, the
-    siblings' properties, relations it is the object of. Never an ancestor's property, so the
-    two premises of a syllogism rarely share a document about the child."""
+    """Facts of a category's neighbours: its siblings' parent facts and properties, relations
+    it is the object of. Never a fact of its parent or its children: a document that said
+    "gruds are zept." next to "flups are a type of grud." would hold a syllogism's two premises
+    together, and a model could answer "flups are" -> zept by association alone (a check that
+    counted the documents naming both scored 0.5-0.65 on `syllogism` and `category_holdout`)."""
     d = h.categories[c]
     siblings = [s for s in h.categories[d["parent"]]["children"] if s != c] if d["parent"] else []
-    ids = [f"isa-{d['parent']}", *(f"isa-{k}" for k in d["children"] + siblings)]
+    ids = [f"isa-{k}" for k in siblings]
     ids += [f"prop-{adj}" for s in siblings for adj in h.categories[s]["properties"]]
     ids += [f"rel-{s}-{v}-{o}" for s, v, o in h.relations if o == c]
     return [facts[i] for i in ids if i in facts]
 
 
-def _primary(c: str, own: list[Fact], related: list[Fact], h: Hierarchy,
-             rng: random.Random) -> tuple[str, tuple[str, ...]]:
+def _padding(h: Hierarchy, c: str, facts: dict[str, Fact]) -> list[Fact]:
+    """Facts that may fill a short document about a category: properties of categories outside
+    its line (they say nothing about it, and it inherits nothing from them)."""
+    line = {*h.up(c), *h.descendants(c)}
+    return [f for f in facts.values() if f.data["type"] == "property" and f.data["x"] not in line]
+
+
+def _primary(c: str, own: list[Fact], held: list[Fact], related: list[Fact],
+             padding: list[Fact], rng: random.Random) -> tuple[str, tuple[str, ...]]:
     """The article that guarantees a category's facts: each one starts a line with the name,
-    and so does the parent fact of each held-out child (their only mention)."""
-    held = [f for f in related if f.data["type"] == "isa" and h.categories[f.data["x"]]["held_out"]
-            and h.categories[f.data["x"]]["parent"] == c]
+    and so does the parent fact of each held-out category it hosts (their only mention)."""
     others = [f for f in related if f not in held]
     rng.shuffle(others)
     chosen = own + held + others[:max(0, 6 - len(own) - len(held))]
+    if len(chosen) < 6:  # a root has no siblings: facts from elsewhere fill the article
+        chosen += rng.sample(padding, min(len(padding), 6 - len(chosen)))
     groups = _group(chosen, 20, rng)
     lines = [say(rng.choice(LINE_START[g[0].data["type"]]), *_slots(g)) for g in groups]
     return _titled(c, lines, rng), _ids(groups)
 
 
-def _variant(c: str, own: list[Fact], related: list[Fact], facts: dict[str, Fact],
+def _variant(c: str, own: list[Fact], related: list[Fact], padding: list[Fact],
              qa_fraction: float, rng: random.Random) -> tuple[str, tuple[str, ...]]:
     picked = rng.sample(own, rng.randint(1, len(own)))
     picked.sort(key=own.index)  # the parent first, as an encyclopedia would
     # Mostly about the category: neighbours' facts fill up to 4 sentences, and a few more.
     need = max(0, 4 - len(picked))
     extra = rng.sample(related, min(len(related), rng.randint(need, need + len(picked) + 6)))
-    if len(picked) + len(extra) < 4:  # a tiny world: pad with any facts
-        pool = [f for f in facts.values() if f not in picked and f not in extra]
+    if len(picked) + len(extra) < 4:  # few neighbours (a root): facts from outside its line
+        pool = [f for f in padding if f not in extra]
         extra += rng.sample(pool, min(len(pool), 4 - len(picked) - len(extra)))
     if rng.random() < qa_fraction:
         groups = _group(picked + extra, rng.randint(2, 5), rng)
@@ -691,46 +735,49 @@ def _titled(c: str, lines: list[str], rng: random.Random) -> str:
 
 def _items(h: Hierarchy, facts: dict[str, Fact], documents: list[Document], params: SemanticParams,
            rng: random.Random) -> list[Item]:
-    counts = Counter(re.findall(_WORD, "\n".join(d.text for d in documents).lower()))
-    freq = {w: counts[w] + counts[plural(w)] * (t == "category") for w, (t, _) in h.lexicon.items()}
+    # The checks themselves score the candidates: the distractors are chosen so that none of
+    # them does better than chance (imported here: core.shortcuts reads worlds, not at import).
+    from core import shortcuts
+    index = shortcuts.Index(documents)
     items: list[Item] = []
     for split, pools in _questions(h, facts).items():
         cap = 0 if split == "category_holdout" else params.items_per_split
-        made, ranks = [], Counter()
+        scope = "multi_hop" if split in Semantic.multi_hop_splits else "one_hop"
+        rules = [g for g in shortcuts.guessers_for(Semantic.name)
+                 if not shortcuts.allowed(g, scope) and g.name not in ("first", "last")]
+        made = []
         for question in _round_robin(pools, rng):
-            distractors = _pick(question, _distractors(h, question, rng), freq, ranks, rng)
-            if distractors:
-                made.append((question, distractors))
+            ranked = _distractors(h, question, rng)
+            if len(ranked) >= 3:
+                made.append((question, ranked[:POOL]))
             if cap and len(made) == cap:
                 break
-        positions = [i % 4 for i in range(len(made))]
+        positions = [i % 4 for i in range(len(made))]  # answer positions balanced
         rng.shuffle(positions)
-        for n, ((q, distractors), answer) in enumerate(zip(made, positions)):
-            choices = [_choice(q.slot, w) for w in distractors]
+        balancer, offers = Balancer(4), []
+        for q, pool in made:
+            prefix = q.template[:q.template.index("{" + q.slot + "}")].rstrip()
+            probe = Item("", split, say(prefix, q.x, q.y, (q.adj,), q.verb),
+                         tuple(_choice(q.slot, w) for w in [q.answer, *pool]), 0)
+            scores = [s for g in rules if (s := g.score(index, probe)) is not None]
+            # The hardest candidates, and for each rule the one it likes best, so that the
+            # balance can always find distractors that a rule prefers to the answer.
+            keep = list(range(min(HARDEST, len(pool))))
+            keep += [max(range(len(pool)), key=lambda k, s=s: s[k + 1]) for s in scores]
+            keep = sorted(set(keep))
+            features = list(zip(*scores)) if scores else [()] * len(probe.choices)
+            # A small cost per rank keeps the hardest distractors when the balance allows.
+            balancer.add(features[0], [features[k + 1] for k in keep], rng,
+                         [0.01 * k for k in keep])
+            offers.append([pool[k] for k in keep])
+        made = [(q, offer) for (q, _), offer in zip(made, offers)]
+        for n, ((q, offer), answer, chosen) in enumerate(zip(made, positions, balancer.solve())):
+            choices = [_choice(q.slot, offer[j]) for j in chosen]
             choices.insert(answer, _choice(q.slot, q.answer))
             prefix = q.template[:q.template.index("{" + q.slot + "}")].rstrip()
             items.append(Item(f"{split}-{n:04d}", split, say(prefix, q.x, q.y, (q.adj,), q.verb),
                               tuple(choices), answer, q.fact_ids))
     return items
-
-
-def _pick(q: Question, ranked: list[str], freq: dict[str, int], ranks: Counter,
-          rng: random.Random) -> list[str]:
-    """Three distractors, the hardest that keep word frequency uninformative: how many of them
-    are more frequent in training than the answer cycles over 0-3 within a split and form (as
-    far as the candidates allow; words as frequent as the answer count on either side), so
-    "pick the most (or least) frequent word" sits at chance. Ancestors high in the hierarchy
-    are named in many documents: without this, they would give themselves away."""
-    if len(ranked) < 3:
-        return []
-    f = freq[q.answer]
-    above = [w for w in ranked if freq[w] > f] + [w for w in ranked if freq[w] == f]
-    below = [w for w in ranked if freq[w] < f] + [w for w in ranked if freq[w] == f]
-    feasible = [r for r in range(4) if r <= len(above) and len({*above[:r], *below}) >= 3]
-    n_above = min(feasible, key=lambda r: (ranks[q.form, r], rng.random()))
-    ranks[q.form, n_above] += 1
-    chosen = above[:n_above]
-    return chosen + [w for w in below if w not in chosen][:3 - n_above]
 
 
 def _choice(slot: str, word: str) -> str:

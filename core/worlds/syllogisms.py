@@ -1,28 +1,45 @@
-"""`syllogisms`: two premises over three nonsense terms; the test asks for the conclusion.
+"""`syllogisms`: two premises over three nonsense terms, hidden among decoy premises; the test
+asks for the conclusion.
 
-Each example is one training document, "The relationships between glon, troff and yomp are:
-All glon are yomp. All troff are glon." (terms listed alphabetically, so the list gives no
-role away). The item names the two end terms, "The relationships between yomp and troff are:",
-and scores the four distinct candidate conclusions over them: " All yomp are troff.",
-" All troff are yomp.", " Some yomp are troff.", " No yomp are troff." ("Some X are not Y"
-is left out, as in the study).
+Each example is one training document with five terms and six premises, "The relationships
+between blick, glon, troff, yomp and zeff are: All glon are yomp. No yomp are blick. ..." (terms
+listed alphabetically, so the list gives no role away). Two premises form the syllogism: they
+chain the end terms S and P through the middle term M. The four others are decoys: each links
+S or P to one of two decoy terms (Q, R); a decoy term linked to both end terms makes a second
+chain, from which nothing among the choices follows. The item names the two end terms, "The
+relationships between yomp and troff are:", and scores the four distinct candidate conclusions
+over them: " All yomp are troff.", " All troff are yomp.", " Some yomp are troff.", " No yomp
+are troff." ("Some X are not Y" is left out, as in the study).
 
 Why four choices and not six: "Some X are Y" and "Some Y are X" say the same thing (so do the
 two "No" forms), so listing both directions would make two choices correct whenever the
 conclusion is "Some" or "No". The symmetric forms are written once, in the prompt's order.
 
-Validity is computed, not tabulated: a statement follows iff it holds in every model of the
-premises, a model being which of the 8 Venn regions over the three terms are inhabited. We
-use Boolean (modern) semantics, without existential import: a term may be empty, so "All X are
-Y" does not imply "Some X are Y". Under existential import every "All" conclusion comes with a
-"Some" one, and no premise pair would have "All" as its unique answer. The premise pairs used
-are those of the 36 classic figure/mood combinations over {All, Some, No} with exactly one
-valid conclusion among the four: Barbara (AA1, AA4), Celarent, Cesare, Camestres, Camenes
-(EA1, EA2, AE2, AE4) and Darii, Datisi, Disamis, Dimaris (AI1, AI3, IA3, IA4).
+Why decoys: with the two premises alone, "take the conclusion's quantifier from the premise that
+is not All" answered 0.83 of the items, since a valid conclusion always takes the quantifier of
+its premises' weaker one (the rules of quality and quantity), and "the All statement whose
+subject is a premise's subject" chose the direction of every All conclusion. So every document
+states the same quantifiers, four All, one No and one Some, whatever its conclusion (the decoys
+complete the syllogism's pair to that set), and its All premises name each end term as a subject
+and as a predicate. Every rule that reads quantifiers or roles off the premises, or copies them
+from the document, then sees the same thing for every item and sits at chance; to answer, one
+must find the chain that yields a conclusion and reason along it (core/shortcuts/ checks it).
 
-Items cycle through the answer quantifiers (All, Some, No) equally, through the forms of each
-quantifier, and through the two prompt orders; answer positions are balanced too, so a
-pretrained model's preference for a quantifier or an order cannot lift it above chance.
+Validity is computed, not tabulated: a statement follows iff it holds in every model of the
+premises, a model being which Venn regions over the terms are inhabited. We use Boolean (modern)
+semantics, without existential import: a term may be empty, so "All X are Y" does not imply
+"Some X are Y". Under existential import every "All" conclusion comes with a "Some" one, and no
+premise pair would have "All" as its unique answer. All and No forbid regions, Some asks for one,
+so a countermodel needs only the allowed regions and one witness per Some (`follows`). The
+syllogisms used are those of the 36 classic figure/mood combinations over {All, Some, No} with
+exactly one valid conclusion among the four: Barbara (AA1, AA4), Celarent, Cesare, Camestres,
+Camenes (EA1, EA2, AE2, AE4) and Darii, Datisi, Disamis, Dimaris (AI1, AI3, IA3, IA4); the
+decoys are drawn among those that keep it the only one, and that alone give none.
+
+The four candidate statements are the answer equally often (All in the prompt's order, All in
+the other order, Some, No), forms of a quantifier take turns, and answer positions are balanced,
+so a pretrained model's preference for a quantifier, an order or a position cannot lift it above
+chance.
 """
 
 from __future__ import annotations
@@ -31,6 +48,7 @@ import functools
 import itertools
 import random
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 from core.worlds.base import Document, Fact, Item, Verdict, World, WorldKind, param
@@ -40,7 +58,7 @@ Statement = tuple[str, str, str]  # (quantifier, subject, predicate); quantifier
 QUANTIFIERS = ("all", "some", "no")
 LETTERS = {"all": "A", "some": "I", "no": "E"}
 SYMMETRIC = ("some", "no")  # "Some X are Y" says the same as "Some Y are X"; so does "No"
-ROLES = ("S", "M", "P")  # subject and predicate of the conclusion, middle term
+ROLES = ("S", "M", "P", "Q", "R")  # the conclusion's subject and predicate, middle, decoys
 # The classic figures: where the middle term sits in the major (M-P) and minor (S-M) premise.
 FIGURES = {1: (("M", "P"), ("S", "M")), 2: (("P", "M"), ("S", "M")),
            3: (("M", "P"), ("M", "S")), 4: (("P", "M"), ("M", "S"))}
@@ -54,30 +72,29 @@ def render(statement: Statement) -> str:
     return f"{quantifier.capitalize()} {subject} are {predicate}."
 
 
-def _holds(statement: Statement, inhabited: tuple[frozenset[str], ...]) -> bool:
-    """Truth of a statement in a model given by its inhabited Venn regions."""
-    quantifier, x, y = statement
-    overlap = any(x in region and y in region for region in inhabited)
-    if quantifier == "all":
-        return not any(x in region and y not in region for region in inhabited)
-    return overlap if quantifier == "some" else not overlap
-
-
-@functools.cache
-def _models(terms: tuple[str, ...]) -> tuple[tuple[frozenset[str], ...], ...]:
-    """Every model over the terms: each subset of the 2^n Venn regions may be inhabited."""
-    regions = [frozenset(t for t, inside in zip(terms, bits) if inside)
-               for bits in itertools.product((False, True), repeat=len(terms))]
-    return tuple(tuple(r for r, on in zip(regions, used) if on)
-                 for used in itertools.product((False, True), repeat=len(regions)))
-
-
 @functools.cache
 def follows(premises: tuple[Statement, ...], statement: Statement) -> bool:
-    """True iff the statement holds in every model of the premises (terms may be empty)."""
-    terms = tuple(sorted({t for _, x, y in (*premises, statement) for t in (x, y)}))
-    return all(_holds(statement, model) for model in _models(terms)
-               if all(_holds(p, model) for p in premises))
+    """True iff the statement holds in every model of the premises (terms may be empty). A model
+    is the set of inhabited Venn regions. All and No forbid regions; Some asks for an inhabited
+    one. So a countermodel exists iff, among the regions every All and No allows, each Some
+    premise finds a witness and the statement fails: for All or No, one allowed region breaks
+    it; for Some, every witness can avoid the two terms' overlap."""
+    terms = sorted({t for _, x, y in (*premises, statement) for t in (x, y)})
+    bit = {t: 1 << i for i, t in enumerate(terms)}
+
+    def allowed(region: int, q: str, x: str, y: str) -> bool:
+        inside = region & bit[x] and region & bit[y]
+        return not (q == "all" and region & bit[x] and not region & bit[y] or q == "no" and inside)
+
+    regions = [r for r in range(1 << len(terms)) if all(allowed(r, *p) for p in premises)]
+    witnesses = [bit[x] | bit[y] for q, x, y in premises if q == "some"]
+    if not all(any(r & w == w for r in regions) for w in witnesses):
+        return True  # premises with no model entail everything
+    quantifier, x, y = statement
+    if quantifier != "some":
+        return all(allowed(r, quantifier, x, y) for r in regions)
+    both = bit[x] | bit[y]
+    return not all(any(r & w == w and r & both != both for r in regions) for w in witnesses)
 
 
 def candidate_conclusions(x: str, y: str) -> list[Statement]:
@@ -105,29 +122,63 @@ def _forms() -> list[Form]:
 
 
 FORMS = _forms()
+FORMS_BY_NAME = {f.name: f for f in FORMS}
+# Every document's premises, whatever its conclusion: the syllogism's two and four decoys.
+DOCUMENT_QUANTIFIERS = ("all", "all", "all", "all", "no", "some")
+DECOY_ROLES = ("Q", "R")
+# A decoy links an end term and a decoy term, either way round.
+_DECOY_SHAPES = [(x, y) for end in "SP" for d in DECOY_ROLES for x, y in ((end, d), (d, end))]
+
+
+@functools.cache
+def decoys(form: str) -> tuple[tuple[Statement, ...], ...]:
+    """The decoy sets that may accompany a form: four premises, each linking S or P to Q or R,
+    whose quantifiers complete the form's to DOCUMENT_QUANTIFIERS, whose All premises (the
+    form's included) name S and P each as a subject and as a predicate, with which the form's
+    conclusion stays the only candidate that follows, and which alone give none."""
+    premises, conclusion = FORMS_BY_NAME[form].premises, FORMS_BY_NAME[form].conclusion
+    missing = sorted((Counter(DOCUMENT_QUANTIFIERS) - Counter(q for q, _, _ in premises)).elements())
+    out = []
+    for shapes in itertools.combinations(_DECOY_SHAPES, len(missing)):
+        for quantifiers in sorted(set(itertools.permutations(missing))):
+            extra = tuple((q, *shape) for q, shape in zip(quantifiers, shapes))
+            alls = [p for p in (*premises, *extra) if p[0] == "all"]
+            if not {"S", "P"} <= {p[1] for p in alls} & {p[2] for p in alls}:
+                continue
+            candidates = candidate_conclusions("S", "P")
+            if ([c for c in candidates if follows((*premises, *extra), c)] == [conclusion]
+                    and not any(follows(extra, c) for c in candidates)):
+                out.append(extra)
+    return tuple(out)
 
 
 @dataclass
 class SyllogismsParams:
     n_examples: int = param(24, "syllogisms (one training document and one test item each)",
                             min=1, max=1000)
-    premise_order: str = param("classic", "order of the two premises in a document: 'classic' "
-                               "(the premise with the conclusion's predicate first) or 'random'",
+    premise_order: str = param("classic", "order of the premises in a document: 'classic' (the "
+                               "syllogism's premise with the conclusion's predicate before the "
+                               "other, decoys anywhere) or 'random'",
                                choices=("classic", "random"))
 
 
 def _plan(n: int, rng: random.Random) -> list[tuple[Form, bool]]:
-    """(form, answer_first) per example: answer quantifiers in turn, forms of a quantifier in
-    turn, then the prompt order (does the answer's subject come first?) flipping once all forms
-    of the quantifier had a turn, so neither form nor order correlates with the other."""
+    """(form, answer_first) per example: the four candidate statements take turns as the answer
+    (All with its subject first in the prompt, All with it second, Some, No); forms of a
+    quantifier take turns (All's by pairs, one per order), and Some and No flip the prompt's
+    order once all their forms had a turn, so neither form nor order correlates with the other."""
     by_quantifier = {q: rng.sample([f for f in FORMS if f.conclusion[0] == q],
                                    sum(f.conclusion[0] == q for f in FORMS)) for q in QUANTIFIERS}
-    first_quantifier = rng.randrange(len(QUANTIFIERS))
-    plan = []
+    slots = [("all", True), ("all", False), ("some", None), ("no", None)]
+    first, turns, plan = rng.randrange(len(slots)), Counter(), []
     for i in range(n):
-        forms = by_quantifier[QUANTIFIERS[(first_quantifier + i) % len(QUANTIFIERS)]]
-        k = i // len(QUANTIFIERS)
-        plan.append((forms[k % len(forms)], (k // len(forms)) % 2 == 0))
+        quantifier, answer_first = slots[(first + i) % len(slots)]
+        forms, k = by_quantifier[quantifier], turns[quantifier]
+        turns[quantifier] += 1
+        if answer_first is None:
+            plan.append((forms[k % len(forms)], (k // len(forms)) % 2 == 0))
+        else:
+            plan.append((forms[(k // 2) % len(forms)], answer_first))
     rng.shuffle(plan)
     return plan
 
@@ -147,34 +198,43 @@ class Syllogisms(WorldKind):
         "paper": {"n_examples": 69, "premise_order": "classic"},
     }
     held_out_splits = ("syllogism",)
+    multi_hop_splits = ("syllogism",)
 
     def build(self, params: SyllogismsParams, rng: random.Random) -> World:
         plan = _plan(params.n_examples, rng)
-        words = nonsense_words(rng, 3 * params.n_examples)
+        words = nonsense_words(rng, len(ROLES) * params.n_examples)
         positions = [i % 4 for i in range(params.n_examples)]
         rng.shuffle(positions)
         facts, documents, items, examples = [], [], [], []
         for index, (form, answer_first) in enumerate(plan):
             eid = f"e{index:03d}"
-            roles = dict(zip(ROLES, words[3 * index:3 * index + 3]))
-            premises = [(q, roles[x], roles[y]) for q, x, y in form.premises]
+            roles = dict(zip(ROLES, words[len(ROLES) * index:len(ROLES) * (index + 1)]))
+            extra = list(rng.choice(decoys(form.name)))
             if params.premise_order == "random":
-                rng.shuffle(premises)
-            fact_ids = []
-            for premise in premises:
+                ordered = rng.sample([*form.premises, *extra], 2 + len(extra))
+            else:  # the syllogism's major before its minor, the decoys anywhere around them
+                ordered = list(form.premises)
+                for decoy in rng.sample(extra, len(extra)):
+                    ordered.insert(rng.randint(0, len(ordered)), decoy)
+            premises = [(q, roles[x], roles[y]) for q, x, y in ordered]
+            fact_ids, needed = [], []
+            for premise, shape in zip(premises, ordered):
                 fact_ids.append(f"f{len(facts):04d}")
+                if shape in form.premises:
+                    needed.append(fact_ids[-1])
                 facts.append(Fact(fact_ids[-1], render(premise),
                                   {"example": eid, "quantifier": premise[0], "subject": premise[1],
                                    "predicate": premise[2]}))
             terms = sorted(roles.values())
-            text = (FRAME.format(terms=f"{terms[0]}, {terms[1]} and {terms[2]}") + " "
+            text = (FRAME.format(terms=", ".join(terms[:-1]) + f" and {terms[-1]}") + " "
                     + " ".join(render(p) for p in premises))
             documents.append(Document(f"d{index:05d}", text, tuple(fact_ids)))
             _, x, y = form.conclusion
             first, second = (roles[x], roles[y]) if answer_first else (roles[y], roles[x])
             answer = (form.conclusion[0], roles[x], roles[y])
+            # The item needs the syllogism's two premises; the decoys are noise.
             items.append(self._item(f"syllogism-{eid}", first, second, answer, positions[index],
-                                    tuple(fact_ids), rng))
+                                    tuple(needed), rng))
             examples.append({"id": eid, "form": form.name, "roles": roles, "terms": terms,
                              "premises": premises, "conclusion": answer})
         rng.shuffle(documents)
@@ -226,6 +286,7 @@ class Syllogisms(WorldKind):
         for example in world.structure["examples"]:
             role = {word: r for r, word in example["roles"].items()}
             if x in role and y in role:
-                form = next(f for f in FORMS if f.name == example["form"])
-                return "true" if follows(form.premises, (quantifier, role[x], role[y])) else "false"
+                # In role names, so that the cache serves every example of the same shape.
+                premises = tuple((q, role[a], role[b]) for q, a, b in example["premises"])
+                return "true" if follows(premises, (quantifier, role[x], role[y])) else "false"
         return "false"  # unknown terms, or terms of different examples: a hallucination
