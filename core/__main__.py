@@ -60,7 +60,8 @@ def cmd_run(args: argparse.Namespace) -> None:
     specs = [RunSpec(method=m, world_kind=args.world, world_seed=args.seed, preset=args.preset,
                      overrides=overrides, model=args.model, aug_source=args.aug_source,
                      seed=args.train_seed, ft=_ft_config(args),
-                     icl_max_tokens=args.icl_max_tokens).validate() for m in methods]
+                     icl_max_tokens=args.icl_max_tokens, icl_fill=args.icl_fill).validate()
+             for m in methods]
 
     tracker = _progress_file(args, methods)
 
@@ -196,6 +197,9 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--lr", type=float)
     r.add_argument("--batch-size", type=int)
     r.add_argument("--icl-max-tokens", type=int, default=0)
+    r.add_argument("--icl-fill", choices=("sample", "needed_first"), default="sample",
+                   help="when the training set does not fit the context: a seeded sample "
+                        "(default), or the documents the test items need first (an upper bound)")
     r.add_argument("--db", help="DuckDB file (default data/lab.duckdb)")
     r.add_argument("--quiet", action="store_true", help="no progress on stderr")
     r.add_argument("--progress-file", metavar="PATH", help=PROGRESS_HELP)

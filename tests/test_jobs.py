@@ -241,3 +241,17 @@ def test_world_overrides_are_what_differs_from_the_preset():
     from core.worlds import build_world
     world = build_world("reversals", 3, "quick", {"n_facts": 7})
     assert jobs.world_overrides("reversals", "quick", world.params) == {"n_facts": 7}
+
+
+def test_the_icl_fill_travels_from_the_form_to_the_command_and_back():
+    experiment = jobs.Experiment(methods=["icl"], model="tiny", icl_fill="needed_first")
+    assert experiment.run_args(0)[-3:] == ["--icl-fill", "needed_first", "--quiet"]
+    assert "--icl-fill" not in jobs.Experiment(methods=["icl"], model="tiny").run_args(0)
+    row = {"kind": "reversals", "world_seed": 0, "preset": "quick", "params": {}, "method": "icl",
+           "model": "tiny", "aug_source": None, "seed": 0}
+    # Stored before the option existed: those ICL runs took the needed facts first.
+    assert jobs.experiment_from_run(row).icl_fill == "needed_first"
+    stored = row | {"settings": {"icl_max_tokens": 0, "icl_fill": "sample"}}
+    assert jobs.experiment_from_run(stored).icl_fill == "sample"
+    with pytest.raises(LabError, match="ICL fill"):
+        jobs.Experiment(methods=["icl"], model="tiny", icl_fill="peek").validate()

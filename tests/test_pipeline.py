@@ -108,17 +108,27 @@ def test_sentence_splitting_modes():
     assert cumulative[2] == ("Did you know?\nfemp are more dangerous than glon.", " It is so.")
 
 
-def test_icl_subsamples_to_fit_and_prefers_needed_facts(tiny_lm):
+def test_icl_subsamples_to_fit_without_reading_the_test(tiny_lm):
     world = build_world("reversals", 0, overrides={"n_facts": 30, "articles_per_fact": 3})
     full = icl.build_context(tiny_lm, world.documents, world.items)
     assert full.documents_used == 90 and full.needed_fact_coverage == 1.0
     small = icl.build_context(tiny_lm, world.documents, world.items, max_tokens=400)
     longest = max(len(tiny_lm.encode(i.prompt + max(i.choices, key=len))) for i in world.items)
     assert small.tokens + longest <= 400 and small.documents_used < 90
-    # Subsampling spends the budget on new facts before repeating an article.
-    assert small.needed_fact_coverage == pytest.approx(small.documents_used / 30)
+    # The default sample does not read which facts the items need: without them, the same text.
+    blind = [dataclasses.replace(i, fact_ids=()) for i in world.items]
+    assert icl.build_context(tiny_lm, world.documents, blind, max_tokens=400).text == small.text
+    assert icl.build_context(tiny_lm, world.documents, world.items, max_tokens=400, seed=1
+                             ).text != small.text  # the seed draws the sample
+    # needed_first (an upper bound) spends the budget on new facts before repeating an article.
+    needed = icl.build_context(tiny_lm, world.documents, world.items, max_tokens=400,
+                               fill="needed_first")
+    assert needed.needed_fact_coverage == pytest.approx(needed.documents_used / 30)
+    assert needed.needed_fact_coverage > small.needed_fact_coverage
     with pytest.raises(LabError, match="no room"):
         icl.build_context(tiny_lm, world.documents, world.items, max_tokens=5)
+    with pytest.raises(LabError, match="ICL fill"):
+        RunSpec(method="icl", icl_fill="peek").validate()
 
 
 def test_model_augmentation_is_split_deduplicated_and_audited():
