@@ -39,7 +39,7 @@ db = st.query_params.get("db") or str(default_db_path())
 
 @st.cache_data(ttl=10, show_spinner=False)
 def load_totals(db: str) -> pd.DataFrame:
-    return Store(db).run_totals()
+    return Store(db, read_only=True).run_totals()
 
 
 def latest_demo(show_error: bool = True) -> dict | None:

@@ -1,4 +1,4 @@
-"""Command line: python -m core {world,run,score,demo,bench,study,kinds,shortcuts} ...
+"""Command line: python -m core {world,run,score,demo,bench,study,tune,kinds,shortcuts} ...
 
 Mistakes a user can fix (unknown world kind, parameter out of range, missing model, unwritable
 database) print one line starting with 'error:' and exit with code 2.
@@ -7,6 +7,7 @@ database) print one line starting with 'error:' and exit with code 2.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -33,12 +34,15 @@ def cmd_world(args: argparse.Namespace) -> None:
 
 
 def _ft_config(args: argparse.Namespace):
+    """FTConfig from --ft-mode, --splitting and any of --epochs, --lr, --batch-size,
+    --warmup-steps, --weight-decay, --lora-rank, --lora-alpha given; defaults otherwise."""
     from core.methods.finetune import FTConfig
-    base = FTConfig()
-    return FTConfig(mode=args.ft_mode, splitting=args.splitting,
-                    epochs=args.epochs if args.epochs is not None else base.epochs,
-                    lr=args.lr if args.lr is not None else base.lr,
-                    batch_size=args.batch_size if args.batch_size is not None else base.batch_size)
+    given = {name: getattr(args, name) for name in FT_OPTIONS if getattr(args, name) is not None}
+    return FTConfig(mode=args.ft_mode, splitting=args.splitting, **given)
+
+
+FT_OPTIONS = {"epochs": int, "lr": float, "batch_size": int, "warmup_steps": int,
+              "weight_decay": float, "lora_rank": int, "lora_alpha": int}
 
 
 def _progress_file(args: argparse.Namespace, methods: list[str]):
@@ -123,26 +127,55 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
 
 def cmd_study(args: argparse.Namespace) -> None:
-    from core.store import Store
-    from core.study import markdown, run_study, study_specs, study_table
-    from core.worlds import get_kind
-    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
-    for kind in kinds:
-        get_kind(kind)  # an unknown kind is an error before anything runs
-    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    sources = [s.strip() for s in args.sources.split(",") if s.strip()]
-    store = Store(args.db)
-    if not args.table_only:
-        def on_result(result, spec, error) -> None:
-            summary = {"kind": spec.world_kind, "seed": spec.seed, "method": spec.method,
-                       "aug_source": spec.aug_source_used}
-            print(json.dumps(summary | ({"error": error} if error else
-                                        {"accuracy": result.summary()["accuracy"]})), flush=True)
+    from core import results_file
+    from core.study import markdown, run_study, study_records, study_specs, study_table
+    if args.from_files:  # the table from results files alone: nothing runs, no database
+        records = results_file.merge(*(results_file.read(f) for f in args.from_files))
+    else:
+        from core.store import Store
+        from core.worlds import get_kind
+        kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+        for kind in kinds:
+            get_kind(kind)  # an unknown kind is an error before anything runs
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+        sources = [s.strip() for s in args.sources.split(",") if s.strip()]
+        store = Store(args.db, read_only=args.table_only)
         specs = study_specs(kinds, seeds, args.model, sources)
-        ran = run_study(specs, store, on_result=on_result)
-        print(f"{ran} of {len(specs)} runs were run; the others were already complete",
-              file=sys.stderr)
-    print(markdown(study_table(store)))
+        if not args.table_only:
+            def on_result(result, spec, error) -> None:
+                summary = {"kind": spec.world_kind, "seed": spec.seed, "method": spec.method,
+                           "aug_source": spec.aug_source_used}
+                print(json.dumps(summary | ({"error": error} if error else
+                                            {"accuracy": result.summary()["accuracy"]})), flush=True)
+            ran = run_study(specs, store, on_result=on_result)
+            print(f"{ran} of {len(specs)} runs were run; the others were already complete",
+                  file=sys.stderr)
+        records = study_records(store, specs)
+        if args.results and Path(args.results).exists():
+            records = results_file.merge(results_file.read(args.results), records)
+    if args.results:
+        count = results_file.write(args.results, records)
+        print(f"{count} runs in {args.results}", file=sys.stderr)
+    print(markdown(study_table(records)))
+
+
+def cmd_tune(args: argparse.Namespace) -> None:
+    from core import models, tuning
+    candidates = (tuning.parse_candidates(args.candidates) if args.candidates
+                  else tuning.CANDIDATES)
+    seeds = ([int(s) for s in args.seeds.split(",") if s.strip()] if args.seeds
+             else tuning.DEV_SEEDS)
+    earlier = tuning.read_log(args.log) if args.log else []
+    lm = models.load(args.model)
+
+    def report(trial: tuning.Trial) -> None:
+        line = json.dumps(dataclasses.asdict(trial))
+        print(line, flush=True)
+        if args.log:
+            with open(args.log, "a") as log:
+                log.write(line + "\n")
+    trials = tuning.run_trials(lm, candidates, seeds, args.preset, report, earlier)
+    print(tuning.table(tuning.summarize(trials)))
 
 
 def cmd_kinds(args: argparse.Namespace) -> None:
@@ -193,9 +226,9 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--aug-source", default="oracle")
     r.add_argument("--ft-mode", default="full", help="full or lora")
     r.add_argument("--splitting", default="none", help="none, independent or cumulative")
-    r.add_argument("--epochs", type=int)
-    r.add_argument("--lr", type=float)
-    r.add_argument("--batch-size", type=int)
+    for name, kind in FT_OPTIONS.items():
+        r.add_argument("--" + name.replace("_", "-"), type=kind,
+                       help="fine-tuning setting (default: core/methods/finetune.py, FTConfig)")
     r.add_argument("--icl-max-tokens", type=int, default=0)
     r.add_argument("--icl-fill", choices=("sample", "needed_first"), default="sample",
                    help="when the training set does not fit the context: a seeded sample "
@@ -233,7 +266,23 @@ def parser() -> argparse.ArgumentParser:
     st.add_argument("--sources", default="oracle,model")
     st.add_argument("--db", default=None, help="DuckDB file (default data/lab.duckdb)")
     st.add_argument("--table-only", action="store_true", help="only print the table")
+    st.add_argument("--results", metavar="FILE", help="merge the runs into this results file "
+                    "(JSON Lines, one run each; docs/study/results.jsonl is the published one)")
+    st.add_argument("--from", dest="from_files", action="append", default=[], metavar="FILE",
+                    help="build the table from results files instead of the database (repeat "
+                         "to merge a colleague's file; with --results, write the merge)")
     st.set_defaults(func=cmd_study)
+
+    tu = sub.add_parser("tune", help="choose the fine-tuning recipe on dev seeds: ft and "
+                        "ft_local (oracle) on quick reversals worlds, one row per recipe")
+    tu.add_argument("--candidates", help="epochs:lr, comma-separated (default: the five "
+                    "candidates in core/tuning.py)")
+    tu.add_argument("--seeds", help="dev seeds (default 100,101,102; never the study's 0,1,2)")
+    tu.add_argument("--preset", default="quick")
+    tu.add_argument("--log", metavar="FILE", help="append each trial to FILE and take the trials "
+                    "already there instead of running them again (resumes a tuning)")
+    tu.add_argument("--model", default="default")
+    tu.set_defaults(func=cmd_tune)
 
     k = sub.add_parser("kinds", help="list world kinds, presets and parameters")
     k.set_defaults(func=cmd_kinds)

@@ -7,7 +7,7 @@ the pages only draw. The pieces:
   metrics per split and costs per phase, in one read.
 - `pareto_mask` / `frontier`: runs that no other run beats on both accuracy and compute.
 - `group_over_seeds`: runs that differ only in their seeds pooled into mean accuracy with a
-  95% interval over seeds.
+  95% interval over seeds and items (`seed_interval`, `INTERVAL_NOTE`).
 - `side_by_side` / `differing_rows`: the settings of a few runs as columns, and where they differ.
 - `item_table`: one run's predictions as a readable table for the per-item browser.
 """
@@ -76,6 +76,11 @@ def load_tables(store: Store) -> Tables:
     runs["run_label"] = [run_label(r) for r in runs.to_dict("records")]
     curved = store.query("SELECT DISTINCT run_id FROM loss_curves")["run_id"]
     runs["has_loss_curve"] = runs["run_id"].isin(curved)
+    extra = [_loads(e) or {} for e in runs["extra"]]
+    # Held-out items whose statement the run was given word for word (training data with its
+    # augmentations, or its context): accuracy up to this share can be memory, not inference.
+    runs["heldout_coverage"] = [e.get("heldout_coverage", math.nan) for e in extra]
+    runs["augmentation_empty"] = [e.get("augmentation_statements") == 0 for e in extra]
     metrics = store.metrics()
     metrics["label"] = [method_label(m, a) for m, a in zip(metrics["method"], metrics["aug_source"])]
     metrics["run_label"] = metrics["run_id"].map(dict(zip(runs["run_id"], runs["run_label"])))
@@ -121,18 +126,41 @@ def frontier(frame: pd.DataFrame, x: str, y: str = "heldout_accuracy") -> pd.Dat
 # ------------------------------------------------------------------ grouping over seeds
 
 
+# Student's t, two-sided 95% (the 0.975 quantile), for 1 to 30 degrees of freedom.
+T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
+        2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+        2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+INTERVAL_NOTE = ("95% intervals: with several seeds, Student's t over the seeds' accuracies "
+                 "(mean ± t·sd/√k, t = 4.30 for 3 seeds), widened where needed to the Wilson "
+                 "interval of all their items pooled, so seeds that agree still show the "
+                 "uncertainty of a finite item set; with one seed, the Wilson interval of its items.")
+
+
+def t975(degrees_of_freedom: int) -> float:
+    """The 0.975 quantile of Student's t (a Cornish-Fisher expansion beyond the table)."""
+    if degrees_of_freedom <= len(T975):
+        return T975[degrees_of_freedom - 1]
+    z, v = Z95, degrees_of_freedom
+    return z + (z ** 3 + z) / (4 * v) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * v * v)
+
+
 def seed_interval(accuracies: Sequence[float], correct: int = 0, n: int = 0) -> tuple[float, float, float]:
-    """Mean and 95% interval over seeds: mean ± 1.96·sd/√k for k > 1 runs; for a single run the
-    Wilson interval of its `correct` out of `n` items (there is no spread over seeds to use)."""
+    """Mean and 95% interval (see INTERVAL_NOTE) of per-seed accuracies, whose items number `n`
+    with `correct` right in all. Each seed's accuracy already varies with its own items, so
+    the spread over seeds carries both sources; the Wilson floor keeps the items' share when
+    the seeds happen to agree (three runs at 1.00 do not prove the method never errs)."""
     values = [float(a) for a in accuracies if not _missing(a)]
     if not values:
         return math.nan, math.nan, math.nan
     mean = sum(values) / len(values)
+    items_low, items_high = wilson_interval(int(correct), int(n))
     if len(values) == 1:
-        low, high = wilson_interval(int(correct), int(n))
-        return mean, low, high
-    half = Z95 * float(np.std(values, ddof=1)) / math.sqrt(len(values))
-    return mean, max(0.0, mean - half), min(1.0, mean + half)
+        return mean, items_low, items_high
+    half = t975(len(values) - 1) * float(np.std(values, ddof=1)) / math.sqrt(len(values))
+    low, high = mean - half, mean + half
+    if n:
+        low, high = min(low, items_low), max(high, items_high)
+    return mean, max(0.0, low), min(1.0, high)
 
 
 def group_over_seeds(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
@@ -156,6 +184,9 @@ def group_over_seeds(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
         held_correct = (held["heldout_accuracy"] * held["heldout_items"]).round().sum()
         row["heldout_mean"], row["heldout_low"], row["heldout_high"] = seed_interval(
             held["heldout_accuracy"], held_correct, held["heldout_items"].sum())
+        if "heldout_coverage" in group:
+            row["coverage"] = group["heldout_coverage"].astype(float).mean()
+            row["augmentation_empty"] = bool(group["augmentation_empty"].all())
         in_group = metrics[metrics["run_id"].isin(group["run_id"])]
         for split, split_metrics in in_group.groupby("split"):
             mean, low, high = seed_interval(split_metrics["accuracy"], split_metrics["correct"].sum(),

@@ -46,12 +46,21 @@ def normalize(statement: str) -> str:
     return text[:-1].rstrip() if text.endswith(".") else text
 
 
-def item_statement(prompt: str, choice: str) -> str:
-    """The statement an item asks the model to complete: prompt followed by its correct
-    choice ("glon are" + " less dangerous than femp."). A prompt ending with a colon is a
-    header ("The relationships between yomp and troff are:"), and the choice alone is the
-    statement ("Some yomp are troff.")."""
-    return choice if prompt.rstrip().endswith(":") else prompt + choice
+def item_statement(prompt: str, choice: str, kind: str | None = None) -> str:
+    """The statement an item asks the model to complete, as its world kind unframes it
+    (`WorldKind.item_statement`: prompt followed by its correct choice, "glon are" + " less
+    dangerous than femp.", unless the kind says otherwise)."""
+    return _kind(kind).item_statement(prompt, choice)
+
+
+def _kind(name: str | None):
+    from core.errors import LabError
+    from core.worlds import get_kind
+    from core.worlds.base import WorldKind
+    try:
+        return get_kind(name) if name else WorldKind()
+    except LabError:  # a kind this version does not know (an imported database)
+        return WorldKind()
 
 
 def _choices(value) -> list[str]:
@@ -59,16 +68,32 @@ def _choices(value) -> list[str]:
     return list(json.loads(value) if isinstance(value, str) else value)
 
 
-def coverage(true_statements: Iterable[str], items: pd.DataFrame) -> float | None:
+def coverage(true_statements: Iterable[str], items: pd.DataFrame,
+             kind: str | None = None) -> float | None:
     """Fraction of held-out items (columns prompt, choices, answer, held_out) whose correct
     statement is among `true_statements`; None when there is no held-out item."""
     held = items[items["held_out"].fillna(False).astype(bool)] if len(items) else items
     if held.empty:
         return None
     known = {normalize(s) for s in true_statements}
-    hits = sum(normalize(item_statement(prompt, _choices(choices)[int(answer)])) in known
+    hits = sum(normalize(item_statement(prompt, _choices(choices)[int(answer)], kind)) in known
                for prompt, choices, answer in zip(held["prompt"], held["choices"], held["answer"]))
     return hits / len(held)
+
+
+def given_coverage(texts: Iterable[str], items: Iterable, kind: str | None = None) -> float | None:
+    """Fraction of held-out items (objects with prompt, choices, answer) whose correct
+    statement appears word for word in what a run was given: its training texts with their
+    augmentations, or its ICL context. Oracle augmentations usually contain the held-out
+    statements themselves, so accuracy near this coverage shows that a statement was absorbed,
+    not that the model inferred it. None when there is no held-out item."""
+    statements = [normalize(item_statement(i.prompt, i.choices[i.answer], kind)) for i in items]
+    if not statements:
+        return None
+    given = " " + _SPACES.sub(" ", " ".join(texts)).lower() + " "
+    hits = sum(bool(re.search(r"(?<![\w-])" + re.escape(s) + r"(?![\w-])", given))
+               for s in statements)
+    return hits / len(statements)
 
 
 def with_audit(statements: pd.DataFrame) -> pd.DataFrame:
@@ -98,11 +123,13 @@ def _ratio(numerator: float, denominator: float) -> float:
 
 
 def summarize(statements: pd.DataFrame, costs: pd.DataFrame, items_by_run: dict[str, pd.DataFrame],
-              run_ids: Sequence[str] | None = None) -> pd.DataFrame:
+              run_ids: Sequence[str] | None = None,
+              kinds: dict[str, str] | None = None) -> pd.DataFrame:
     """One row per run (`run_ids`, by default those in `statements`, whose columns are run_id,
     statement, label, in_training): counts, precision, hallucination rate, coverage, and
     augment compute per new true fact. `costs` has run_id, phase, flops, seconds;
-    `items_by_run` the run's items (see `coverage`). Undefined ratios (nothing parsed, no new
+    `items_by_run` the run's items (see `coverage`), `kinds` each run's world kind (how
+    its items unframe into statements). Undefined ratios (nothing parsed, no new
     fact) are NaN."""
     augment = costs[costs["phase"] == "augment"].groupby("run_id")[["flops", "seconds"]].sum()
     rows = []
@@ -115,7 +142,8 @@ def summarize(statements: pd.DataFrame, costs: pd.DataFrame, items_by_run: dict[
         flops = float(augment["flops"].get(run_id, math.nan))
         seconds = float(augment["seconds"].get(run_id, math.nan))
         items = items_by_run.get(run_id)
-        cover = coverage(group.loc[label == "true", "statement"], items) if items is not None else None
+        cover = (coverage(group.loc[label == "true", "statement"], items, (kinds or {}).get(run_id))
+                 if items is not None else None)
         rows.append({"run_id": run_id, "generated": len(group), "parsed": parsed, "true": true,
                      "false": false, "unparseable": len(group) - parsed,
                      "in_training": int(in_data.sum()), "new_true": new_true,
@@ -176,7 +204,9 @@ def load_audit(store: Store, runs: pd.DataFrame) -> Audit:
     items = {run_id: store.predictions(run_id) for run_id in run_ids}
     # `label` is already the judge's label of a statement; the run's label is `run` here.
     info = runs[["run_id", "label", "aug_source"]].rename(columns={"label": "run"})
-    summary = summarize(statements, store.run_costs(run_ids), items, run_ids).merge(info, on="run_id")
+    kinds = dict(zip(runs["run_id"], runs["kind"])) if "kind" in runs else None
+    summary = summarize(statements, store.run_costs(run_ids), items, run_ids,
+                        kinds).merge(info, on="run_id")
     counts = label_counts(statements).merge(info, on="run_id")
     statements = statements.merge(info[["run_id", "run"]], on="run_id")
     return Audit(statements, summary, counts)

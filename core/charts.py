@@ -32,10 +32,13 @@ def compute_chart(totals: pd.DataFrame, x: str = "flops") -> go.Figure:
         points = points[points[x] > 0]  # a log axis has no zero
     fig = px.scatter(points, x=x, y="heldout_accuracy", color="label", log_x=x == "flops",
                      template=TEMPLATE,
-                     hover_data={"run_id": True, "model": True, "seed": True, "label": False},
+                     hover_data={"run_id": True, "model": True, "seed": True, "label": False,
+                                 **({"heldout_coverage": ":.2f"}
+                                    if "heldout_coverage" in points else {})},
                      title="Held-out accuracy vs compute, one point per run; Pareto frontier dashed",
                      labels={x: X_AXES[x], "heldout_accuracy": "held-out " + ACCURACY,
-                             "label": "method", "seed": "seed", "run_id": "run"})
+                             "label": "method", "seed": "seed", "run_id": "run",
+                             "heldout_coverage": "held-out items given word for word"})
     best = frontier(points, x)
     if len(best):
         fig.add_trace(go.Scatter(x=best[x], y=best["heldout_accuracy"], mode="lines",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import psutil
 import torch
@@ -26,9 +26,6 @@ class PhaseCost:
     seconds: float = 0.0
     peak_mb: float = 0.0
     device: str = "cpu"
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def matmul_params(lm: LM) -> tuple[int, int]:

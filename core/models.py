@@ -357,10 +357,6 @@ def loglikelihoods(lm: LM, pairs: Sequence[tuple[str, str]], shared_context: str
     return results
 
 
-def count_tokens(lm: LM, text: str) -> int:
-    return len(lm.encode(text))
-
-
 # ---------------------------------------------------------------- generation
 
 

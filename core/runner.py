@@ -18,7 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from core import models
+from core import hardware, models
+from core.audit import given_coverage
 from core.costs import Meter, PhaseCost, forward_flops
 from core.errors import LabError
 from core.evaluate import Prediction, SplitMetric, accuracy_by_split, evaluate
@@ -156,10 +157,13 @@ def execute(spec: RunSpec, world: World, lm: LM, progress: Progress | None = Non
     extra: dict[str, Any] = {}
     augmentations, losses, context = [], [], ""
 
+    if spec.method == "pretrained":
+        extra["heldout_coverage"] = _coverage(world, [])  # given nothing
     if spec.method == "icl":
         built = icl.build_context(lm, world.documents, world.items, spec.icl_max_tokens, spec.seed,
                                   spec.icl_fill)
         context = built.text
+        extra["heldout_coverage"] = _coverage(world, [context])
         extra.update(icl_context_tokens=built.tokens, icl_documents_used=built.documents_used,
                      icl_documents_total=built.documents_total,
                      icl_needed_fact_coverage=built.needed_fact_coverage)
@@ -181,8 +185,10 @@ def execute(spec: RunSpec, world: World, lm: LM, progress: Progress | None = Non
                 texts += [world.as_document(s, dress) for s in aug.training_texts()]
                 extra["augmentation_audit"] = aug.audit()
                 extra["augmentation_statements"] = len(aug.statements)
+                extra.update(aug.seen)  # how much of the training set global prompts saw
                 if aug.reused_scopes:
                     extra["augmentation_reused"] = aug.reused_scopes
+            extra["heldout_coverage"] = _coverage(world, texts)
             examples = make_examples(texts, spec.ft.splitting)
             key = _training_key(lm, world, examples, spec) if trained_before is not None else ""
             if key in (trained_before or {}):
@@ -210,6 +216,11 @@ def execute(spec: RunSpec, world: World, lm: LM, progress: Progress | None = Non
     return result
 
 
+def _coverage(world: World, texts: Sequence[str]) -> float | None:
+    held_out = [item for item in world.items if item.split in world.held_out_splits]
+    return given_coverage(texts, held_out, world.kind)
+
+
 def _reuse_training(earlier: RunResult, spec: RunSpec, run_id: str, costs: list[PhaseCost],
                     augmentations: list, extra: dict[str, Any]) -> RunResult:
     """This run trains on exactly `earlier`'s examples with its settings and seed: its trained
@@ -233,6 +244,7 @@ def run_all(specs: Sequence[RunSpec], store: Store, progress: Progress | None = 
     worlds: dict[tuple, World] = {}
     generated: augment_mod.GenerationCache = {}
     trained_before: TrainingCache = {}
+    version = hardware.code_version()
     results = []
     for spec in specs:
         spec.validate()
@@ -256,6 +268,7 @@ def run_all(specs: Sequence[RunSpec], store: Store, progress: Progress | None = 
         except Exception as error:  # a bug: keep the traceback in the store for the report
             store.fail_run(run_id, f"{type(error).__name__}: {error}\n{traceback.format_exc()}")
             raise
+        result.extra["code_version"] = version
         store.finish_run(result)
         results.append(result)
         if on_result:

@@ -62,15 +62,23 @@ def _now() -> datetime:
 
 
 class Store:
-    def __init__(self, path: str | Path | None = None):
+    """`Store(path)` opens for writing: it creates the file and its schema, migrates an older
+    file, and marks runs whose process died. `Store(path, read_only=True)`, what every page
+    opens on every rerun, does none of that and takes no write lock; a file that does not
+    exist yet reads as empty."""
+
+    def __init__(self, path: str | Path | None = None, read_only: bool = False):
         self.path = Path(path) if path else default_db_path()
+        self.read_only = read_only
+        if self.path.is_dir():
+            raise LabError(f"database path {self.path} is a folder; give a file path with --db")
+        if read_only:
+            return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise LabError(f"cannot create the folder for database {self.path}: "
                            f"{error.strerror}; choose another path with --db") from None
-        if self.path.is_dir():
-            raise LabError(f"database path {self.path} is a folder; give a file path with --db")
         with self._connect() as con:
             con.execute(SCHEMA)
         self._mark_interrupted()
@@ -78,10 +86,16 @@ class Store:
 
     @contextmanager
     def _connect(self, read_only: bool = False):
+        if self.read_only and not read_only:
+            raise LabError(f"database {self.path} was opened for reading only")
         deadline = time.monotonic() + LOCK_WAIT_SECONDS
         while True:
             try:
-                con = duckdb.connect(str(self.path), read_only=read_only and self.path.exists())
+                if read_only and not self.path.exists():
+                    con = duckdb.connect(":memory:")  # nothing stored yet: the empty schema
+                    con.execute(SCHEMA)
+                else:
+                    con = duckdb.connect(str(self.path), read_only=read_only)
                 break
             except duckdb.IOException as error:
                 if "lock" in str(error).lower() and time.monotonic() < deadline:
@@ -194,7 +208,12 @@ class Store:
     def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
         """A parameterized read-only query as a data frame."""
         with self._connect(read_only=True) as con:
-            return con.execute(sql, params or []).df()
+            try:
+                return con.execute(sql, params or []).df()
+            except duckdb.CatalogException as error:  # a file a writer has not upgraded yet
+                raise LabError(f"cannot read database {self.path}: {str(error).splitlines()[0]}"
+                               " (run anything that writes to it once, such as python -m core "
+                               "run, to bring it up to date)") from None
 
     def runs(self) -> pd.DataFrame:
         return self.query("""
@@ -250,9 +269,6 @@ class Store:
     def run_costs(self, run_ids: list[str]) -> pd.DataFrame:
         return self.query("SELECT * FROM costs WHERE list_contains(?, run_id)", [run_ids])
 
-    def costs(self) -> pd.DataFrame:
-        return self.query("SELECT c.*, r.method FROM costs c JOIN runs r USING (run_id) "
-                          "WHERE r.status = 'complete'")
 
 
 def _alive(pid: int | None) -> bool:

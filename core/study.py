@@ -12,10 +12,16 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from core import analysis
+from core import analysis, results_file
 from core.runner import AUG_SCOPES, METHODS, RunSpec, run_all
 from core.store import Store
 from core.worlds import build_world
+
+CAPTION = ("Accuracy per split: mean over seeds [95% interval]. " + analysis.INTERVAL_NOTE +
+           " Coverage: the share of held-out items whose statement the run was given word for "
+           "word (in its training data with augmentations, or in its context); accuracy up to "
+           "the coverage can be memory rather than inference. '(adds nothing)': the "
+           "augmentation wrote no statement, so the run trained on the same data as ft.")
 
 
 def study_specs(kinds: Sequence[str], seeds: Sequence[int], model: str = "default",
@@ -32,48 +38,70 @@ def study_specs(kinds: Sequence[str], seeds: Sequence[int], model: str = "defaul
     return specs
 
 
-def _done(store: Store, spec: RunSpec) -> bool:
+def _latest_complete(store: Store, spec: RunSpec) -> str | None:
+    """The newest complete run of exactly this spec (world, method, model, source, seed and
+    settings), or None."""
     world_id = build_world(spec.world_kind, spec.world_seed, spec.preset, spec.overrides).world_id
     found = store.query(
-        "SELECT count(*) AS n FROM runs WHERE status = 'complete' AND world_id = ? AND method = ? "
-        "AND model = ? AND aug_source IS NOT DISTINCT FROM ? AND seed = ? AND settings = ?::JSON",
+        "SELECT run_id FROM runs WHERE status = 'complete' AND world_id = ? AND method = ? "
+        "AND model = ? AND aug_source IS NOT DISTINCT FROM ? AND seed = ? AND settings = ?::JSON "
+        "ORDER BY finished_at DESC LIMIT 1",
         [world_id, spec.method, spec.model, spec.aug_source_used, spec.seed,
          json.dumps(spec.settings())])
-    return int(found["n"][0]) > 0
+    return None if found.empty else str(found["run_id"][0])
 
 
 def run_study(specs: Sequence[RunSpec], store: Store, progress=None, on_result=None) -> int:
     """Run the specs not yet complete in the store; returns how many were run."""
-    todo = [spec for spec in specs if not _done(store, spec)]
+    todo = [spec for spec in specs if _latest_complete(store, spec) is None]
     run_all(todo, store, progress, on_result=on_result)
     return len(todo)
 
 
-def study_table(store: Store) -> pd.DataFrame:
-    """One row per (kind, method, source): seeds and 'mean [low, high]' per split."""
-    tables = analysis.load_tables(store)
-    grouped = analysis.group_over_seeds(tables.runs, tables.metrics)
+def study_records(store: Store, specs: Sequence[RunSpec]) -> list[dict]:
+    """The results-file records of the specs' newest complete runs: a spec run twice (an
+    older version of a world, a rerun) counts once, so no stale run sits in the table."""
+    run_ids = [r for r in (_latest_complete(store, spec) for spec in specs) if r]
+    return results_file.records_from_store(store, run_ids)
+
+
+def study_table(records: Sequence[dict]) -> pd.DataFrame:
+    """One row per (kind, method, source): seeds, coverage (held-out items given word for word,
+    mean over seeds), 'mean [low, high]' per split (analysis.INTERVAL_NOTE), and the model,
+    code version and dates of its runs."""
+    runs, metrics = results_file.frames(records)
+    grouped = analysis.group_over_seeds(runs, metrics)
     if grouped.empty:
         return grouped
     splits = sorted({c.removesuffix(" mean") for c in grouped.columns if c.endswith(" mean")}
                     - {"heldout"})
+    by_id = runs.set_index("run_id")
     rows = []
     for _, group in grouped.iterrows():
-        row = {"kind": group["kind"], "method": group["label"], "seeds": group["runs"]}
+        label = group["label"] + (" (adds nothing)" if group.get("augmentation_empty") else "")
+        row = {"kind": group["kind"], "method": label, "seeds": group["runs"]}
+        if pd.notna(group.get("coverage")):
+            row["coverage"] = f"{group['coverage']:.2f}"
         for split in splits:
             if pd.notna(group.get(f"{split} mean")):
                 row[split] = (f"{group[f'{split} mean']:.2f} "
                               f"[{group[f'{split} low']:.2f}, {group[f'{split} high']:.2f}]")
+        mine = by_id.loc[group["run_ids"].split(", ")]
+        dates = sorted({str(d)[:10] for d in mine["created_at"]})
+        row.update(model=group["model"], code=", ".join(sorted(set(mine["code_version"]))),
+                   date=dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}")
         rows.append(row)
     order = {m: i for i, m in enumerate(METHODS)}
     table = pd.DataFrame(rows)
     table["_order"] = [order.get(label.split(" ")[0], 99) for label in table["method"]]
+    splits_first = [c for c in table.columns if c not in ("model", "code", "date")]
+    table = table[[*splits_first, "model", "code", "date"]]
     return table.sort_values(["kind", "_order", "method"]).drop(columns="_order").fillna("")
 
 
 def markdown(table: pd.DataFrame) -> str:
-    """One markdown table per kind (each kind has its own splits)."""
-    out = []
+    """One markdown table per kind (each kind has its own splits), under one caption."""
+    out = [CAPTION, ""]
     for kind, rows in table.groupby("kind", sort=True):
         rows = rows.loc[:, (rows != "").any()].drop(columns="kind")
         header = list(rows.columns)

@@ -56,7 +56,7 @@ seed = int(right.number_input("seed", min_value=0, max_value=10**6,
 st.query_params.update({"kind": kind, "preset": preset, "seed": str(seed)})
 
 if kind == "custom":
-    upload = st.file_uploader("Your world as a JSONL file (format in the README, section custom)",
+    upload = st.file_uploader("Your world as a JSONL file (format: docs/worlds.md, 'custom')",
                               type=["jsonl", "json", "txt"])
     if upload is not None:
         # The path widget below starts from the saved upload; errors name the line and field.

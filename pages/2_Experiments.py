@@ -39,8 +39,9 @@ db = params.get("db") or str(default_db_path())
 def stored_worlds(db: str) -> pd.DataFrame:
     if not Path(db).is_file():  # looking must not create a database
         return pd.DataFrame()
-    return Store(db).query("SELECT world_id, kind, preset, seed, params, n_documents, n_facts "
-                           "FROM worlds ORDER BY created_at DESC")
+    return Store(db, read_only=True).query("SELECT world_id, kind, preset, seed, params, "
+                                           "n_documents, n_facts FROM worlds "
+                                           "ORDER BY created_at DESC")
 
 
 @st.cache_data(ttl=5, show_spinner=False)

@@ -74,12 +74,13 @@ else:
                  | {"heldout_mean": st.column_config.NumberColumn("held-out mean", format="%.3f"),
                     "heldout_low": st.column_config.NumberColumn("held-out 95% low", format="%.3f"),
                     "heldout_high": st.column_config.NumberColumn("held-out 95% high", format="%.3f"),
+                    "coverage": st.column_config.NumberColumn("held-out coverage", format="%.2f"),
+                    "augmentation_empty": "augmentation added nothing",
                     "label": "method", "kind": "world", "runs": "seeds (runs)",
                     "seeds": "seeds (world/training)", "world_params": "world parameters",
                     "method": None})
     st.caption("Runs with every setting equal except the world seed and the training seed form one "
-               "row. The interval is mean ± 1.96·sd/√n over the n seeds (it is zero-wide when every "
-               "seed scored the same); with a single seed it is the 95% Wilson interval over that "
-               "run's test items.")
+               "row. " + analysis.INTERVAL_NOTE + " Coverage: the mean share of held-out items "
+               "the runs were given word for word.")
 
 st.page_link("pages/7_Compare.py", label="Compare runs side by side")

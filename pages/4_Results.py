@@ -16,12 +16,12 @@ st.title("Results")
 
 @st.cache_data(ttl=10, show_spinner=False)
 def load_curves(db: str, run_ids: tuple[str, ...]) -> pd.DataFrame:
-    return analysis.loss_table(Store(db), run_ids)
+    return analysis.loss_table(Store(db, read_only=True), run_ids)
 
 
 @st.cache_data(ttl=10, show_spinner=False)
 def load_items(db: str, run_id: str) -> pd.DataFrame:
-    return analysis.item_table(Store(db).predictions(run_id))
+    return analysis.item_table(Store(db, read_only=True).predictions(run_id))
 
 
 def from_link(key: str, options: list, default, many: bool = False) -> None:
@@ -93,7 +93,11 @@ else:
     st.caption("Held-out accuracy is measured on the world's held-out splits (items never stated "
                "in training, such as reversals). The dashed step line is the Pareto frontier: the "
                "runs no other run beats with both higher-or-equal accuracy and lower-or-equal "
-               "compute. The camera icon in each chart's toolbar downloads it as an SVG image.")
+               "compute. Coverage (in each point's tooltip and the table below) is the share of "
+               "held-out items the run was given word for word, in its training data with "
+               "augmentations or in its context: accuracy up to it can be memory rather than "
+               "inference (an oracle augmentation usually covers them all). The camera icon in "
+               "each chart's toolbar downloads it as an SVG image.")
 
     # b. Accuracy per split: runs of one method pool into their mean, with the widest interval.
     st.subheader("Accuracy per split")
@@ -145,7 +149,14 @@ else:
 # e. Every run, newest first, failed ones with their error.
 with st.expander("All runs", expanded=tables.complete.empty):
     table = runs.sort_values("created_at", ascending=False)
-    st.dataframe(table[["run_id", "status", "error", "label", "model", "kind", "created_at"]],
+    st.dataframe(table[["run_id", "status", "error", "label", "model", "kind", "heldout_accuracy",
+                        "heldout_coverage", "created_at"]],
                  hide_index=True,
-                 column_config={"label": "method", "kind": "world", "created_at": "created (UTC)"})
+                 column_config={"label": "method", "kind": "world", "created_at": "created (UTC)",
+                                "heldout_accuracy": st.column_config.NumberColumn(
+                                    "held-out accuracy", format="%.2f"),
+                                "heldout_coverage": st.column_config.NumberColumn(
+                                    "held-out coverage", format="%.2f",
+                                    help="share of held-out items the run was given word for "
+                                         "word (training data with augmentations, or context)")})
     st.page_link("pages/3_Runs.py", label="Sort, filter and group the runs on the Runs page")

@@ -33,12 +33,12 @@ st.caption("Before fine-tuning, `ft_local` and `ft_global` add statements writte
 
 @st.cache_data(ttl=10, show_spinner="Reading the database…")
 def load_runs(db: str) -> pd.DataFrame:
-    return audit.augmented_runs(Store(db))
+    return audit.augmented_runs(Store(db, read_only=True))
 
 
 @st.cache_data(ttl=10, show_spinner="Auditing…")
 def load_audit(db: str, runs: pd.DataFrame) -> audit.Audit:
-    return audit.load_audit(Store(db), runs)
+    return audit.load_audit(Store(db, read_only=True), runs)
 
 
 def from_link(name: str) -> list[str] | None:

@@ -30,12 +30,12 @@ st.caption("ICL pays for its context on every query; fine-tuning pays once (augm
 
 @st.cache_data(ttl=10, show_spinner="Reading the database…")
 def load_options(db: str) -> pd.DataFrame:
-    return whatif.options(Store(db))
+    return whatif.options(Store(db, read_only=True))
 
 
 @st.cache_data(ttl=10, show_spinner="Reading the runs…")
 def load_calibration(db: str, world_id: str, model: str) -> pd.DataFrame:
-    return whatif.load_calibration(Store(db), world_id, model)
+    return whatif.load_calibration(Store(db, read_only=True), world_id, model)
 
 
 def link_number(name: str, default: float) -> float:

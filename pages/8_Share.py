@@ -18,7 +18,8 @@ st.title("Share results")
 def make_report(db: str, run_ids: tuple[str, ...], x: str, title: str) -> str:
     tables = load_tables(db)
     trained = tables.runs[tables.runs["run_id"].isin(run_ids) & tables.runs["has_loss_curve"]]
-    curves = analysis.loss_table(Store(db), trained["run_id"].tolist()) if len(trained) else None
+    curves = (analysis.loss_table(Store(db, read_only=True), trained["run_id"].tolist())
+              if len(trained) else None)
     return report.html_report(tables, run_ids, curves, x=x, title=title)
 
 

@@ -26,13 +26,47 @@ def test_frontier_is_sorted_by_compute_and_skips_missing_values():
     assert best["flops"].tolist() == [1.0, 4.0]
 
 
-def test_seed_interval_uses_spread_over_seeds_or_wilson_for_one_run():
+def test_seed_interval_uses_student_t_over_seeds_or_wilson_for_one_run():
     mean, low, high = analysis.seed_interval([0.6, 0.8, 1.0])
-    half = 1.96 * 0.2 / math.sqrt(3)
+    half = 4.303 * 0.2 / math.sqrt(3)  # t with 2 degrees of freedom, not 1.96
     assert mean == pytest.approx(0.8)
     assert (low, high) == pytest.approx((0.8 - half, 1.0))  # clipped at 1
     assert analysis.seed_interval([0.5], correct=10, n=20) == (0.5, *wilson_interval(10, 20))
     assert all(math.isnan(v) for v in analysis.seed_interval([float("nan")]))
+
+
+def test_student_t_quantiles():
+    assert analysis.t975(2) == pytest.approx(4.303)
+    assert analysis.t975(40) == pytest.approx(2.021, abs=0.002)  # past the table
+    assert analysis.t975(10_000) == pytest.approx(1.960, abs=0.001)
+
+
+def test_seeds_that_agree_keep_the_uncertainty_of_their_items():
+    mean, low, high = analysis.seed_interval([1.0, 1.0, 1.0], correct=60, n=60)
+    assert (mean, high) == (1.0, 1.0)
+    assert low == pytest.approx(wilson_interval(60, 60)[0]) and low < 0.95
+
+
+def _covers(interval, n_seeds=3, n_items=30, trials=3000):
+    """How often a 95% interval of simulated runs covers the true mean accuracy 0.7, when each
+    seed's world has its own true accuracy (sd 0.08) and its own 30 items."""
+    rng = np.random.default_rng(0)
+    hits = 0
+    for _ in range(trials):
+        truth = np.clip(rng.normal(0.7, 0.08, n_seeds), 0, 1)
+        correct = rng.binomial(n_items, truth)
+        _, low, high = interval(list(correct / n_items), int(correct.sum()), n_seeds * n_items)
+        hits += low <= 0.7 <= high
+    return hits / trials
+
+
+def test_intervals_over_three_seeds_cover_the_truth_95_percent_of_the_time():
+    assert _covers(analysis.seed_interval) >= 0.93
+
+    def normal_over_seeds(values, correct, n):  # the former 1.96·sd/√k
+        half = 1.96 * np.std(values, ddof=1) / math.sqrt(len(values))
+        return np.mean(values), np.mean(values) - half, np.mean(values) + half
+    assert _covers(normal_over_seeds) < 0.88  # what this test exists to catch
 
 
 def test_runs_that_differ_only_in_seeds_form_one_group(store, tables):
@@ -48,7 +82,7 @@ def test_runs_that_differ_only_in_seeds_form_one_group(store, tables):
     local = groups.loc["ft_local (oracle)"]
     assert local["runs"] == 3 and local["run_ids"] == "run5, run6, run7"
     assert local["heldout_mean"] == pytest.approx(0.95)
-    half = 1.96 * np.std([1.0, 0.95, 0.9], ddof=1) / math.sqrt(3)
+    half = analysis.t975(2) * np.std([1.0, 0.95, 0.9], ddof=1) / math.sqrt(3)
     assert (local["reversal low"], local["reversal high"]) == pytest.approx((0.95 - half, 1.0))
     assert groups.loc["ft", "runs"] == 3
     single = groups.loc["icl"]

@@ -110,3 +110,39 @@ def test_filter_by_audit_label_and_scope():
     assert len(audit.filter_statements(frame, scopes=["global"])) == 2
     assert audit.filter_statements(frame, [audit.IN_DATA], ["global"]).empty
     assert audit.filter_statements(frame, [], None).empty
+
+
+def test_a_framed_celebrity_prompt_unframes_into_the_statement_it_tests():
+    assert audit.item_statement("In the history books, Blam Yaulk appears as",
+                                " the pilot of the Froog.", "celebrities") == \
+        "Blam Yaulk is the pilot of the Froog"
+    assert audit.item_statement("Labeled as the pilot of the Froog,", " Blam Yaulk.",
+                                "celebrities") == "the pilot of the Froog is Blam Yaulk"
+    # Unknown kinds (an imported database) fall back to prompt and choice.
+    assert audit.item_statement("glon are", " x.", "no-such-kind") == "glon are x."
+
+
+def test_given_coverage_finds_held_out_statements_word_for_word_in_what_a_run_was_given():
+    from core.worlds.base import Item
+    items = [Item("1", "reversal", "glon are", (" less dangerous than femp.", " more"), 0),
+             Item("2", "reversal", "zeft are", (" taller than yomp.", " x"), 0)]
+    given = ["Some notes. GLON are less   dangerous than femp. More notes."]
+    assert audit.given_coverage(given, items) == 0.5
+    # A statement inside a longer word is not the statement.
+    assert audit.given_coverage(["zeft are taller than yompish."], items) == 0.0
+    assert audit.given_coverage([], items) == 0.0
+    assert audit.given_coverage(given, []) is None
+
+
+def test_oracle_local_augmentation_covers_every_held_out_celebrity_item():
+    import random
+
+    from core.methods import augment
+    from core.runner import _coverage
+    from core.worlds import build_world
+    world = build_world("celebrities", 0, "quick")
+    documents = [d.text for d in world.documents]
+    aug = augment.augment(world, ("local",), "oracle", None)
+    dressed = [world.as_document(s, random.Random(0)) for s in aug.training_texts()]
+    assert _coverage(world, documents) == 0.0  # the reversal curse's premise: never stated
+    assert _coverage(world, documents + dressed) == 1.0

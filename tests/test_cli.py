@@ -46,6 +46,12 @@ def test_python_dash_m_core_is_the_same_command_line(tmp_path):
     (["run", "--methods", "teleport", "--model", "tiny", "--db", "{tmp}/x.duckdb"], "unknown method"),
     (["score", "--model", "tiny", "--pairs", "{tmp}/missing.jsonl", "--out", "{tmp}/o.jsonl"],
      "file not found"),
+    (["run", "--methods", "ft", "--model", "tiny", "--lora-rank", "0", "--db", "{tmp}/x.duckdb"],
+     "lora_rank must be between 1 and 512"),
+    (["study", "--from", "{tmp}/missing.jsonl"], "file not found"),
+    (["tune", "--candidates", "8", "--model", "tiny"], "epochs:lr"),
+    (["tune", "--seeds", "0,100", "--candidates", "8:2e-4", "--model", "tiny"],
+     "reported by the study"),
 ])
 def test_bad_input_is_one_clear_line_with_exit_code_2(args, message, tmp_path, cli):
     result = cli(*[a.replace("{tmp}", str(tmp_path)) for a in args])
@@ -53,6 +59,27 @@ def test_bad_input_is_one_clear_line_with_exit_code_2(args, message, tmp_path, c
     assert "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], result.stderr
+
+
+def test_a_results_file_that_is_not_one_names_the_line(tmp_path, cli):
+    results = tmp_path / "results.jsonl"
+    results.write_text('{"run_id": "a"}\n')
+    result = cli("study", "--from", str(results))
+    assert result.returncode == 2 and "line 1: not a study result" in result.stderr
+
+
+def test_every_fine_tuning_setting_can_be_given_on_the_command_line(tmp_path, cli):
+    db = tmp_path / "lab.duckdb"
+    result = cli("run", "--set", "n_facts=4", "--methods", "ft", "--model", "tiny", "--epochs", "1",
+                 "--ft-mode", "lora", "--lora-rank", "4", "--lora-alpha", "8", "--warmup-steps", "1",
+                 "--weight-decay", "0.01", "--batch-size", "4", "--db", str(db), "--quiet")
+    assert result.returncode == 0, result.stderr
+    from core.store import Store
+    settings = json.loads(Store(db, read_only=True).runs()["settings"][0])["ft"]
+    assert {k: settings[k] for k in ("mode", "lora_rank", "lora_alpha", "warmup_steps",
+                                     "weight_decay", "batch_size", "epochs")} == \
+        {"mode": "lora", "lora_rank": 4, "lora_alpha": 8, "warmup_steps": 1, "weight_decay": 0.01,
+         "batch_size": 4, "epochs": 1}
 
 
 def test_malformed_pairs_file_names_the_line(tmp_path, cli):

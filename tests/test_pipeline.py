@@ -160,6 +160,32 @@ def test_a_sweep_writes_each_scope_once_and_reuse_changes_nothing_but_time(tiny_
     assert local.reused_scopes == global_.reused_scopes == []
 
 
+def test_global_augmentation_reads_a_set_longer_than_the_context_in_passes(tiny_lm, monkeypatch):
+    world = build_world("reversals", 0, overrides=SMALL)
+    whole = augment.augment(world, ("global",), "model", tiny_lm)
+    assert whole.seen == {"global_passes": 1, "global_context_share": 1.0}
+    prompted = []
+    generate = models.generate
+    monkeypatch.setattr(models, "generate", lambda lm, prompts, **k: prompted.extend(
+        (k["shared_prefix"], p) for p in prompts) or generate(lm, prompts, **k))
+    # A context of 260 tokens holds part of the (200-token) training set beside one prompt.
+    monkeypatch.setattr(tiny_lm.model.config, "max_position_embeddings", 260)
+    passes = augment.global_passes(tiny_lm, world)
+    assert len(passes) > 1
+    assert [d for group, _ in passes for d in group] == world.documents  # every one, once
+    split = augment.augment(world, ("global",), "model", tiny_lm)
+    assert split.seen["global_passes"] == len(passes)
+    assert 0 < split.seen["global_context_share"] < 1
+    # Each document is prompted after the group that holds it, and each prompt fits.
+    assert len(prompted) == len(world.documents)
+    for (prefix, prompt), document in zip(prompted, world.documents):
+        assert document.text in prefix
+        assert len(tiny_lm.encode(prefix + prompt)) + augment.GLOBAL_NEW_TOKENS <= 260
+    monkeypatch.setattr(tiny_lm.model.config, "max_position_embeddings", 60)
+    with pytest.raises(LabError, match="does not fit"):
+        augment.global_passes(tiny_lm, world)
+
+
 def test_same_training_data_and_seed_give_the_same_model_and_metrics(tiny_lm):
     # What lets a sweep reuse a trained model (runner.TrainingCache): training and scoring are
     # deterministic on the CPU, to the bit.

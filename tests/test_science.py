@@ -1,9 +1,13 @@
 """What the study predicts, on the default model: the quick `reversals` world, the quick
 `family` world's reversal curse, and every kind's pretrained accuracy at chance.
 
+The fine-tuning recipe was chosen on the dev seeds of `core.tuning` (100-102); these tests use
+seed 1, which no tuning and no code change was ever judged on (seed 0 was, before the dev
+seeds existed).
+
 The 135M default model cannot show one prediction: ICL generalizing to reversals (it copies
-the comparative it read, in every prompt format tried: see the README's results). That figure
-is printed, not asserted.
+the comparative it read, in every prompt format tried: see docs/study.md). That figure is
+printed, not asserted.
 """
 
 import dataclasses
@@ -11,15 +15,20 @@ import dataclasses
 import pytest
 
 from core.runner import RunSpec, execute
+from core.tuning import DEV_SEEDS
 from core.worlds import build_world
+
+SEED = 1  # never used to choose a recipe or judge a change
+assert SEED not in DEV_SEEDS
 
 
 @pytest.fixture(scope="module")
 def accuracy(default_lm):
-    world = build_world("reversals", 0, "quick")
+    world = build_world("reversals", SEED, "quick")
     results = {}
     for method in ("pretrained", "icl", "ft", "ft_local"):
-        result = execute(RunSpec(method=method, aug_source="oracle"), world, default_lm)
+        spec = RunSpec(method=method, aug_source="oracle", world_seed=SEED, seed=SEED)
+        result = execute(spec, world, default_lm)
         results[method] = {m.split: m for m in result.metrics}
         print(method, {s: round(m.accuracy, 2) for s, m in results[method].items()})
     return results
@@ -63,11 +72,11 @@ def test_fine_tuning_learns_family_facts_but_not_their_reversals(default_lm):
     # One family (32 notes, a quarter of the quick preset's training steps: on a CPU without
     # bf16 the quick world alone took 4.8 minutes), scored on the two splits asserted here.
     overrides = {"n_families": 1}
-    world = build_world("family", 0, "quick", overrides)
+    world = build_world("family", SEED, "quick", overrides)
     world = dataclasses.replace(world, items=[i for i in world.items
                                               if i.split in ("forward", "reversal")])
-    result = execute(RunSpec(method="ft", world_kind="family", overrides=overrides), world,
-                     default_lm)
+    result = execute(RunSpec(method="ft", world_kind="family", overrides=overrides,
+                             world_seed=SEED, seed=SEED), world, default_lm)
     accuracy = {m.split: m.accuracy for m in result.metrics}
     print("family ft", {s: round(a, 2) for s, a in accuracy.items()})
     assert accuracy["forward"] >= 0.9

@@ -27,7 +27,7 @@ def database_box() -> str:
 
 @st.cache_data(ttl=10, show_spinner="Reading the database…")
 def load_tables(db: str) -> analysis.Tables:
-    return analysis.load_tables(Store(db))
+    return analysis.load_tables(Store(db, read_only=True))
 
 
 def tables_or_stop(db: str, purpose: str) -> analysis.Tables:

@@ -45,6 +45,10 @@ GLOBAL_PROMPT = (
     "Document:\n{document}\n\nList the inferences that follow from combining this document "
     "with the rest of the knowledge base above, one statement per line.\nInferences:\n"
 )
+GLOBAL_NEW_TOKENS = 64
+# Tokens kept free in each pass: text tokenized whole can take a few more tokens than its
+# pieces counted one by one.
+CONTEXT_MARGIN = 32
 _BULLET = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s*")
 
 
@@ -64,6 +68,7 @@ class AugmentResult:
     flops: float = 0.0
     reused_seconds: float = 0.0  # generation seconds of scopes taken from the cache
     reused_scopes: list[str] = field(default_factory=list)
+    seen: dict = field(default_factory=dict)  # global_passes, global_context_share
 
     def training_texts(self) -> list[str]:
         return [a.statement for a in self.statements if not a.in_training]
@@ -99,6 +104,7 @@ class Generation:
     tokens: int
     flops: float
     seconds: float
+    seen: dict = field(default_factory=dict)  # global: passes and share of the set in context
 
 
 GenerationCache = dict[tuple[str, str, str], Generation]  # (model, world id, scope)
@@ -142,13 +148,15 @@ def _generated(lm: LM, world: World, scope: str, result: AugmentResult, progress
             progress(1, 1)
     else:
         start = time.perf_counter()
-        statements, tokens, flops = (_model_local if scope == "local" else _model_global)(
+        statements, tokens, flops, seen = (_model_local if scope == "local" else _model_global)(
             lm, world, progress)
-        generation = Generation(tuple(statements), tokens, flops, time.perf_counter() - start)
+        generation = Generation(tuple(statements), tokens, flops, time.perf_counter() - start,
+                                seen)
         if cache is not None:
             cache[key] = generation
     result.tokens += generation.tokens
     result.flops += generation.flops
+    result.seen.update(generation.seen)
     return generation.statements
 
 
@@ -156,21 +164,53 @@ def _model_local(lm: LM, world: World, progress) -> tuple[list[str], int, float]
     """One prompt per distinct training sentence: rephrasings and direct implications."""
     prompts = [LOCAL_PROMPT.format(sentence=s) for s in training_sentences(world)]
     outputs = models.generate(lm, prompts, max_new_tokens=48, stop="\n\n", progress=progress)
-    return _statements(outputs), *_count(lm, prompts, outputs, prefix_tokens=0)
+    return _statements(outputs), *_count(lm, prompts, outputs, prefix_tokens=0), {}
 
 
-def _model_global(lm: LM, world: World, progress) -> tuple[list[str], int, float]:
-    """The whole training set in context (its cache shared), then each document in turn."""
-    knowledge = INSTRUCTION + "".join(d.text + SEPARATOR for d in world.documents)
-    prefix_tokens = len(lm.encode(knowledge))
-    if prefix_tokens + 200 > lm.max_context:
-        raise LabError(f"global augmentation needs the whole training set in context "
-                       f"({prefix_tokens} tokens) but the model takes {lm.max_context}; "
-                       "use a smaller world or a model with a longer context")
-    prompts = [GLOBAL_PROMPT.format(document=d.text) for d in world.documents]
-    outputs = models.generate(lm, prompts, max_new_tokens=64, stop="\n\n",
-                              shared_prefix=knowledge, progress=progress)
-    return _statements(outputs), *_count(lm, prompts, outputs, prefix_tokens)
+def _model_global(lm: LM, world: World, progress) -> tuple[list[str], int, float, dict]:
+    """The training set in context (its cache shared), then each document in turn. A training
+    set longer than the model's context is read in passes: consecutive groups of documents
+    that each fit beside one document's prompt, so that together they cover every document;
+    each document is prompted after its own group. How much of the training set each prompt
+    saw is recorded (`context_share`: 1.0 when it all fits in one pass)."""
+    groups = global_passes(lm, world)
+    statements, tokens, flops, done = [], 0, 0.0, 0
+    total_tokens = sum(size for _, size in groups)
+    seen = 0.0
+    for documents, size in groups:
+        knowledge = INSTRUCTION + "".join(d.text + SEPARATOR for d in documents)
+        prompts = [GLOBAL_PROMPT.format(document=d.text) for d in documents]
+        outputs = models.generate(
+            lm, prompts, max_new_tokens=GLOBAL_NEW_TOKENS, stop="\n\n", shared_prefix=knowledge,
+            progress=(lambda d, n, before=done: progress(before + d, len(world.documents)))
+            if progress else None)
+        pass_tokens, pass_flops = _count(lm, prompts, outputs, len(lm.encode(knowledge)))
+        statements += _statements(outputs)
+        tokens, flops, done = tokens + pass_tokens, flops + pass_flops, done + len(documents)
+        seen += len(documents) * size / total_tokens
+    return statements, tokens, flops, {"global_passes": len(groups),
+                                       "global_context_share": seen / len(world.documents)}
+
+
+def global_passes(lm: LM, world: World) -> list[tuple[list, int]]:
+    """The documents in consecutive groups (with each group's tokens) that fit the context
+    beside the instruction, the longest document's prompt and the generated inferences."""
+    room = (lm.max_context - len(lm.encode(INSTRUCTION)) - GLOBAL_NEW_TOKENS - CONTEXT_MARGIN
+            - max(len(lm.encode(GLOBAL_PROMPT.format(document=d.text))) for d in world.documents))
+    groups: list[tuple[list, int]] = []
+    current, used = [], 0
+    for document in world.documents:
+        size = len(lm.encode(document.text + SEPARATOR))
+        if size > room:
+            raise LabError(f"global augmentation: a document of {size} tokens does not fit "
+                           f"the model's context ({lm.max_context}) beside its prompt")
+        if current and used + size > room:
+            groups.append((current, used))
+            current, used = [], 0
+        current.append(document)
+        used += size
+    groups.append((current, used))
+    return groups
 
 
 def _statements(outputs: list[str]) -> list[str]:

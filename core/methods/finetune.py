@@ -35,10 +35,9 @@ ROW_MULTIPLE = 32
 
 @dataclass
 class FTConfig:
-    """Defaults found on the default model and the quick `reversals` world: full fine-tuning,
-    batch 8, lr 2e-4 with warmup and cosine decay, 8 epochs (40 steps on the quick world's
-    documents). lr 1e-4 or a constant rate left ft_local (oracle) at 0.8-0.85 on reversals;
-    lr 3e-4 (the study's, on Gemini) overshot (0.6); 16 epochs at 1e-4 did no better."""
+    """Full fine-tuning, batch 8, lr 2e-4 with warmup and cosine decay, 8 epochs: the recipe
+    `python -m core tune` chose on the dev seeds (core/tuning.py), never on the seeds the
+    tests and the study report. The rule, the candidates and their scores: docs/recipe.md."""
 
     mode: str = "full"  # full or lora
     splitting: str = "none"  # none, independent or cumulative

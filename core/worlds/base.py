@@ -142,6 +142,14 @@ class WorldKind:
         fine-tuned model cannot tell augmentations from data by their format."""
         return statement
 
+    def item_statement(self, prompt: str, choice: str) -> str:
+        """The plain statement an item asks the model to complete: prompt followed by the
+        choice ("glon are" + " less dangerous than femp."). A prompt ending with a colon is a
+        header ("The relationships between yomp and troff are:"), and the choice alone is the
+        statement. Kinds whose test prompts are framed differently from their facts say how
+        to unframe them (the audit's coverage looks for this statement)."""
+        return choice if prompt.rstrip().endswith(":") else prompt + choice
+
 
 def validate_params(kind: WorldKind, preset: str, overrides: dict[str, str | Any]) -> Any:
     """Preset values, then user overrides (strings from the command line are converted),

@@ -153,6 +153,10 @@ D2P_TEST = [
     ("Widely acclaimed as {desc},", " {name}."),
 ]
 TEST_FRAMES = {"p2d": P2D_TEST, "d2p": D2P_TEST}
+# A test prompt with the person or the description cut out, to recover the plain statement.
+_FRAME_PATTERNS = [(direction, re.compile(re.escape(prompt).replace(r"\{name\}", "(?P<name>.+)")
+                                          .replace(r"\{desc\}", "(?P<desc>.+)") + "$"))
+                   for direction, frames in TEST_FRAMES.items() for prompt, _ in frames]
 # Local oracle: each person in both directions, in frames used nowhere else.
 ORACLE = {"p2d": ["It is well known that {name} is {desc}.", "In short, {name} is {desc}."],
           "d2p": ["It is well known that {desc} is {name}.", "In short, {desc} is {name}."]}
@@ -228,6 +232,15 @@ class Celebrities(WorldKind):
                                  "key": p.key} for p in people],
                      "graph": _graph(people)}
         return World(self.name, {}, 0, facts, documents, items, self.held_out_splits, self, structure)
+
+    def item_statement(self, prompt: str, choice: str) -> str:
+        """A framed test prompt unframed: "{name} is {desc}" (or "{desc} is {name}"), as the
+        oracle and most training examples say it."""
+        answer = choice.strip().removesuffix(".")
+        for direction, pattern in _FRAME_PATTERNS:
+            if match := pattern.match(prompt):
+                return f'{match.group("name" if direction == "p2d" else "desc")} is {answer}'
+        return super().item_statement(prompt, choice)
 
     def oracle_inferences(self, world: World, scope: str) -> list[str]:
         """Local: every person in both directions (a rephrasing of what was trained and its

@@ -1,0 +1,102 @@
+"""A study's per-run results as a small JSON Lines file kept with the docs.
+
+One line per run: what ran (kind, preset, seeds, method, source, model, settings), on which
+code (`code_version`) and when, and what it scored (per split: correct of n, chance), with its
+held-out coverage and compute. The study table is rebuilt from these lines alone, so a reader
+can check the published table, and a colleague's file merges into ours (runs are told apart
+by `run_id`) to extend it without running anything again.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from core import analysis
+from core.errors import LabError
+from core.store import Store
+
+RUN_KEYS = ("run_id", "kind", "preset", "world_seed", "seed", "method", "aug_source", "model",
+            "settings", "world_params", "world_version", "created_at", "code_version",
+            "heldout_accuracy", "heldout_items", "heldout_coverage", "augmentation_empty",
+            "flops", "seconds")
+METRIC_KEYS = ("split", "correct", "n", "accuracy", "chance")
+
+
+def records_from_store(store: Store, run_ids: Sequence[str] | None = None) -> list[dict]:
+    """The complete runs of a store (or those named) as records, oldest first."""
+    tables = analysis.load_tables(store)
+    runs = tables.complete
+    if run_ids is not None:
+        runs = runs[runs["run_id"].isin(list(run_ids))]
+    metrics = tables.metrics[tables.metrics["run_id"].isin(runs["run_id"])]
+    by_run = {run_id: group for run_id, group in metrics.groupby("run_id")}
+    records = []
+    for run in runs.to_dict("records"):
+        extra = json.loads(run["extra"]) if isinstance(run["extra"], str) else {}
+        record = {key: _plain(run.get(key)) for key in RUN_KEYS}
+        record["code_version"] = extra.get("code_version", "unknown")
+        record["created_at"] = str(run["created_at"])[:19]
+        record["metrics"] = [{key: _plain(m[key]) for key in METRIC_KEYS}
+                             for m in by_run.get(run["run_id"], pd.DataFrame()).to_dict("records")]
+        records.append(record)
+    return records
+
+
+def _plain(value):
+    """JSON-ready: numpy numbers to Python ones, NaN and NA to None."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+def write(path: str | Path, records: Iterable[dict]) -> int:
+    """Write records, one per line, sorted so that the file diffs well; returns how many."""
+    rows = sorted(records, key=lambda r: (r["kind"], r["method"], str(r["aug_source"]),
+                                          r["seed"], r["run_id"]))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
+    return len(rows)
+
+
+def read(path: str | Path) -> list[dict]:
+    """Records of a results file; a line that is not a run record is an error naming it."""
+    records = []
+    for number, line in enumerate(Path(path).read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            missing = [k for k in (*RUN_KEYS, "metrics") if k not in record]
+        except (json.JSONDecodeError, TypeError):
+            missing = ["a JSON object"]
+        if missing or not isinstance(record, dict):
+            raise LabError(f"{path}, line {number}: not a study result (missing "
+                           f"{', '.join(missing)})")
+        records.append(record)
+    return records
+
+
+def merge(*collections: Iterable[dict]) -> list[dict]:
+    """All records, each run once (by run_id; a later collection's copy wins)."""
+    out: dict[str, dict] = {}
+    for records in collections:
+        out.update((r["run_id"], r) for r in records)
+    return list(out.values())
+
+
+def frames(records: Sequence[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The runs and metrics frames that `analysis.group_over_seeds` reads."""
+    runs = pd.DataFrame([{k: r[k] for k in RUN_KEYS} for r in records], columns=list(RUN_KEYS))
+    runs["status"] = "complete"
+    runs["label"] = [analysis.method_label(m, a) for m, a in zip(runs["method"], runs["aug_source"])]
+    for column in ("heldout_accuracy", "heldout_coverage", "heldout_items"):
+        runs[column] = pd.to_numeric(runs[column])
+    runs["augmentation_empty"] = runs["augmentation_empty"].fillna(False).astype(bool)
+    metrics = pd.DataFrame([{"run_id": r["run_id"], **m} for r in records for m in r["metrics"]],
+                           columns=["run_id", *METRIC_KEYS])
+    return runs, metrics
