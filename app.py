@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from core import jobs
+from core import jobs, progress
 from core.errors import LabError
 from core.paths import default_db_path
 from core.store import Store
@@ -77,7 +77,7 @@ def demo_progress() -> None:
         p = job["progress"]
         text = ("starting: loading the model and the world…" if not p or p["phase"] == "starting"
                 else f"run {p['run_index']}/{p['runs_total']} · {p['method']} · {p['phase']} · "
-                     f"ETA {jobs.format_duration(job['eta'])}")
+                     f"ETA {progress.format_duration(job['eta'])}")
         st.progress(job["fraction"], text=text)
     elif job["state"] == "finished":
         st.success("The demo finished: its runs are in the chart below.")

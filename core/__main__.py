@@ -15,6 +15,22 @@ from pathlib import Path
 from core.errors import LabError
 
 
+def _names(text: str, what: str) -> list[str]:
+    """'a, b,' -> ['a', 'b']; nothing at all is an error, not a command that does nothing."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise LabError(f"give at least one {what}")
+    return names
+
+
+def _seeds(text: str) -> list[int]:
+    from core.worlds import check_seed
+    try:
+        return [check_seed(int(s)) for s in _names(text, "seed")]
+    except ValueError:
+        raise LabError(f"seeds are whole numbers separated by commas, got '{text}'") from None
+
+
 def _overrides(pairs: list[str]) -> dict[str, str]:
     out = {}
     for pair in pairs:
@@ -49,7 +65,7 @@ def _progress_file(args: argparse.Namespace, methods: list[str]):
     """With --progress-file, the JSON progress object the app's job queue reads."""
     if not args.progress_file:
         return None
-    from core.jobs import ProgressFile
+    from core.progress import ProgressFile
     return ProgressFile(args.progress_file, methods)
 
 
@@ -60,7 +76,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     overrides = _overrides(args.set)
     build_world(args.world, args.seed, args.preset, overrides)  # validate before loading a model
     store = Store(args.db)
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    methods = _names(args.methods, "method")
     specs = [RunSpec(method=m, world_kind=args.world, world_seed=args.seed, preset=args.preset,
                      overrides=overrides, model=args.model, aug_source=args.aug_source,
                      seed=args.train_seed, ft=_ft_config(args),
@@ -92,7 +108,7 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 
 def cmd_score(args: argparse.Namespace) -> None:
-    from core import models
+    from core import models, scoring
     rows = []
     for number, line in enumerate(Path(args.pairs).read_text().splitlines(), 1):
         if not line.strip():
@@ -104,7 +120,7 @@ def cmd_score(args: argparse.Namespace) -> None:
             raise LabError(f"{args.pairs} line {number}: expected "
                            f'{{"id", "context", "continuation"}} ({error})') from None
     lm = models.load(args.model)
-    scores = models.loglikelihoods(lm, [(c, x) for _, c, x in rows])
+    scores = scoring.loglikelihoods(lm, [(c, x) for _, c, x in rows])
     Path(args.out).write_text("".join(json.dumps({"id": i, "loglik": s}) + "\n"
                                       for (i, _, _), s in zip(rows, scores)))
     print(json.dumps({"pairs": len(rows), "out": args.out}))
@@ -112,7 +128,7 @@ def cmd_score(args: argparse.Namespace) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> None:
     from core.demo import run_demo
-    from core.runner import METHODS
+    from core.methods import METHODS
     tracker = _progress_file(args, list(METHODS))
     summary = run_demo(args.model, args.db, args.aug_source,
                        progress=tracker.update if tracker else None)
@@ -134,11 +150,11 @@ def cmd_study(args: argparse.Namespace) -> None:
     else:
         from core.store import Store
         from core.worlds import get_kind
-        kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+        kinds = _names(args.kinds, "world kind")
         for kind in kinds:
             get_kind(kind)  # an unknown kind is an error before anything runs
-        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-        sources = [s.strip() for s in args.sources.split(",") if s.strip()]
+        seeds = _seeds(args.seeds)
+        sources = _names(args.sources, "augmentation source")
         store = Store(args.db, read_only=args.table_only)
         specs = study_specs(kinds, seeds, args.model, sources)
         if not args.table_only:
@@ -163,8 +179,7 @@ def cmd_tune(args: argparse.Namespace) -> None:
     from core import models, tuning
     candidates = (tuning.parse_candidates(args.candidates) if args.candidates
                   else tuning.CANDIDATES)
-    seeds = ([int(s) for s in args.seeds.split(",") if s.strip()] if args.seeds
-             else tuning.DEV_SEEDS)
+    seeds = _seeds(args.seeds) if args.seeds else tuning.DEV_SEEDS
     earlier = tuning.read_log(args.log) if args.log else []
     lm = models.load(args.model)
 

@@ -17,7 +17,7 @@ from datetime import date
 
 import torch
 
-from core import hardware, models
+from core import generation, hardware, models, scoring
 from core.methods import icl
 from core.methods.finetune import FTConfig, batch_order, lr_factor, make_examples, total_steps, train
 from core.models import LM
@@ -75,7 +75,7 @@ def bench_icl(lm: LM, world, max_items: int | None) -> dict:
     context = icl.build_context(lm, world.documents, items).text
     pairs = [(i.prompt, c) for i in items for c in i.choices]
     start = time.perf_counter()
-    fast = models.loglikelihoods(lm, pairs, shared_context=context)
+    fast = scoring.loglikelihoods(lm, pairs, shared_context=context)
     fast_s = time.perf_counter() - start
     start = time.perf_counter()
     naive = [naive_loglikelihood(lm, context, p, c) for p, c in pairs]
@@ -178,7 +178,7 @@ def bench_generation(lm: LM, world, n_prompts: int, max_new_tokens: int = 32) ->
     from core.methods.augment import LOCAL_PROMPT, training_sentences
     prompts = [LOCAL_PROMPT.format(sentence=s) for s in training_sentences(world)][:n_prompts]
     start = time.perf_counter()
-    fast = models.generate(lm, prompts, max_new_tokens=max_new_tokens, stop="\n\n")
+    fast = generation.generate(lm, prompts, max_new_tokens=max_new_tokens, stop="\n\n")
     fast_s = time.perf_counter() - start
     start = time.perf_counter()
     naive = [naive_generate(lm, p, max_new_tokens).split("\n\n")[0] for p in prompts]

@@ -8,7 +8,8 @@ import time
 from collections import defaultdict
 
 from core import hardware
-from core.runner import METHODS, RunSpec, run_all
+from core.methods import METHODS
+from core.runner import RunSpec, run_all
 from core.store import Store
 
 

@@ -8,7 +8,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core import models
+from core import scoring
 from core.models import LM
 from core.worlds import Item
 
@@ -39,7 +39,7 @@ class SplitMetric:
 
 def evaluate(lm: LM, items: Sequence[Item], shared_context: str = "", progress=None) -> list[Prediction]:
     pairs = [(item.prompt, choice) for item in items for choice in item.choices]
-    scores = models.loglikelihoods(lm, pairs, shared_context=shared_context, progress=progress)
+    scores = scoring.loglikelihoods(lm, pairs, shared_context=shared_context, progress=progress)
     predictions, offset = [], 0
     for item in items:
         logprobs = scores[offset:offset + len(item.choices)]

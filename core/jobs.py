@@ -11,6 +11,9 @@ Every job is a handful of small files under data/jobs/, each written by one part
     <id>.rc             the command's exit code (the worker)
     <id>.cancelled      present once someone cancelled it (`cancel`)
 
+Launching a user's experiment (the form's settings, one job per seed) is core/experiment.py;
+what a running command reports and how far along it is, core/progress.py.
+
 The process is a small worker (`python -m core.jobs DIR ID ARGS...`, `_work` below) that
 waits for its turn on an exclusive lock on data/jobs/queue.lock, runs `python -m core ARGS`,
 and writes the exit code. Its state is read from those files and whether it is alive:
@@ -22,25 +25,17 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import re
 import shlex
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from core.errors import LabError
-from core.methods import METHODS
-from core.paths import REPO_ROOT, data_dir
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from core.store import Store
+from core.paths import REPO_ROOT, data_dir, write_atomic
+from core.progress import eta_seconds, overall_fraction
 
 STATES = ("queued", "running", "finished", "failed", "cancelled")
 ACTIVE = ("queued", "running")
@@ -55,13 +50,6 @@ def jobs_dir() -> Path:
         raise LabError(f"cannot create the jobs folder {path}: {error.strerror}; set LAB_DATA_DIR "
                        "to a writable folder") from None
     return path
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Readers never see half a file: write a temporary file, then rename it over the old one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _read(path: Path) -> str | None:
@@ -90,7 +78,7 @@ def submit(args: list[str], label: str = "") -> dict:
     record = {"job_id": job_id, "args": list(args), "label": label or shlex.join(args[:1]),
               "command": shlex.join(["python", "-m", "core", *args]), "pid": process.pid,
               "created": time.time()}
-    _write_atomic(directory / f"{job_id}.json", json.dumps(record))
+    write_atomic(directory / f"{job_id}.json", json.dumps(record))
     return status(job_id)
 
 
@@ -233,7 +221,7 @@ def cancel(job_id: str) -> dict:
     job = status(job_id)
     if job["state"] not in ACTIVE:
         raise LabError(f"job {job_id} is {job['state']}; only queued or running jobs can be cancelled")
-    _write_atomic(jobs_dir() / f"{job_id}.cancelled", str(time.time()))
+    write_atomic(jobs_dir() / f"{job_id}.cancelled", str(time.time()))
     deadline = time.monotonic() + CANCEL_GRACE_SECONDS
     sent = signal.SIGTERM
     while _alive(job["pid"], job_id):
@@ -245,276 +233,6 @@ def cancel(job_id: str) -> dict:
             sent = signal.SIGKILL
         time.sleep(0.1)
     return status(job_id)
-
-
-# ---------------------------------------------------------------- progress
-
-
-class ProgressFile:
-    """What `python -m core run/demo --progress-file PATH` writes on every progress callback:
-    one small JSON object, replaced atomically so that a reader never sees half of it."""
-
-    def __init__(self, path: str | Path, methods: list[str]):
-        self.path = Path(path)
-        self.methods = list(methods)
-        self.run_index = 1
-        self.started = time.time()
-        self._next_run = False
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.update("starting", 0.0, "loading the model and the world")
-        except OSError as error:
-            raise LabError(f"cannot write progress file {self.path}: {error.strerror}") from None
-
-    def run_done(self) -> None:
-        """The current run ended (stored or failed); the next callback belongs to the next run."""
-        self._next_run = True
-
-    def update(self, phase: str, fraction: float, message: str = "") -> None:
-        if self._next_run:
-            self.run_index = min(self.run_index + 1, len(self.methods))
-            self._next_run = False
-        if phase == "evaluate" and fraction >= 1.0:  # evaluation ends every run
-            self._next_run = True
-        self._write(phase, fraction, message)
-
-    def finish(self) -> None:
-        self.run_index = len(self.methods)
-        self._write("done", 1.0, "all runs stored")
-
-    def _write(self, phase: str, fraction: float, message: str) -> None:
-        state = {"run_index": self.run_index, "runs_total": len(self.methods),
-                 "method": self.methods[self.run_index - 1] if self.methods else "",
-                 "methods": self.methods,
-                 "phase": phase, "fraction": round(float(fraction), 4), "message": message,
-                 "started": self.started, "updated": time.time()}
-        try:
-            _write_atomic(self.path, json.dumps(state))
-        except OSError:
-            pass  # progress is advisory: a full disk must not kill the run itself
-
-
-# Rough shares of a run's time per phase, from the default model on a CPU on the quick world
-# (evaluation a few seconds, augmenting with the model about 10, training about 60): they only
-# shape the fraction done, so that quick runs early in a job do not promise an early end.
-PHASE_WEIGHTS = {"augment": 5.0, "train": 20.0, "evaluate": 1.0}
-
-
-def method_phases(method: str) -> tuple[str, ...]:
-    """The phases a method's run goes through, in order (see core.runner.execute)."""
-    phases = ("evaluate",)
-    if method.startswith("ft"):
-        phases = ("train", *phases)
-    if "local" in method or "global" in method:
-        phases = ("augment", *phases)
-    return phases
-
-
-def run_weight(method: str) -> float:
-    return sum(PHASE_WEIGHTS[phase] for phase in method_phases(method))
-
-
-def overall_fraction(progress: dict | None) -> float:
-    """How much of the whole job is done, 0-1: finished runs plus the current run's finished
-    phases and current phase, each weighted by PHASE_WEIGHTS. Without the job's list of
-    methods, every run is taken to be like the current one."""
-    if not progress or not progress.get("runs_total"):
-        return 0.0
-    if progress.get("phase") == "done":
-        return 1.0
-    method, index = progress.get("method", ""), progress["run_index"] - 1
-    methods = progress.get("methods") or [method] * progress["runs_total"]
-    weights = [run_weight(m) for m in methods]
-    done = sum(weights[:index])
-    phases, phase = method_phases(method), progress.get("phase", "")
-    if phase in phases:
-        fraction = min(max(progress.get("fraction", 0.0), 0.0), 1.0)
-        done += sum(PHASE_WEIGHTS[p] for p in phases[:phases.index(phase)])
-        done += fraction * PHASE_WEIGHTS[phase]
-    return min(max(done / sum(weights), 0.0), 1.0)
-
-
-def eta_seconds(progress: dict | None, now: float | None = None) -> float | None:
-    """Seconds left, assuming the rest goes at the pace so far; None until there is a pace."""
-    fraction = overall_fraction(progress)
-    if not progress or fraction <= 0.0:
-        return None
-    if fraction >= 1.0:
-        return 0.0
-    now = time.time() if now is None else now
-    elapsed = progress["updated"] - progress["started"]
-    if elapsed <= 0:
-        return None
-    expected_end = progress["started"] + elapsed / fraction
-    return max(expected_end - now, 0.0)
-
-
-def format_duration(seconds: float | None) -> str:
-    """12 s, 3 min 05 s, 1 h 02 min; '?' when unknown."""
-    if seconds is None:
-        return "?"
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-
-
-# ---------------------------------------------------------------- experiments
-
-
-def parse_seeds(text: str) -> list[int]:
-    """'0, 1, 2' or '0-4' -> seeds, without repeats, in the order given."""
-    seeds: list[int] = []
-    for part in re.split(r"[,\s]+", text.strip()):
-        if not part:
-            continue
-        match = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
-        if not match:
-            raise LabError(f"seeds are whole numbers separated by commas (or a range like 0-4), "
-                           f"got '{part}'")
-        low, high = int(match[1]), int(match[2] or match[1])
-        if high < low or high - low > 100:
-            raise LabError(f"seed range '{part}' must go up, by at most 100 seeds")
-        seeds += [s for s in range(low, high + 1) if s not in seeds]
-    if not seeds:
-        raise LabError("give at least one seed, e.g. 0 or 0,1,2")
-    return seeds
-
-
-def check_model(model: str) -> str:
-    """The model name to pass on: 'default', 'tiny', an existing folder (made absolute, since
-    jobs run from the repository root) or a hub id; raises LabError otherwise. The same rule
-    as core.models.load, without loading anything."""
-    model = model.strip()
-    if model in ("default", "tiny"):
-        return model
-    folder = Path(model).expanduser()
-    if folder.exists():
-        return str(folder.resolve())
-    if not model or model.startswith((".", "/", "~")) or model.count("/") != 1:
-        raise LabError(f"model folder '{model}' does not exist; give 'default', 'tiny', "
-                       "a folder with config.json and weights, or a cached hub id")
-    return model
-
-
-@dataclass
-class Experiment:
-    """What the Experiments page launches: one world, some methods, one model and settings,
-    for each training seed one job (`python -m core run`). None means the command's default."""
-
-    world_kind: str = "reversals"
-    world_seed: int = 0
-    preset: str = "quick"
-    overrides: dict[str, Any] = field(default_factory=dict)
-    methods: list[str] = field(default_factory=lambda: list(METHODS))
-    model: str = "default"
-    aug_source: str = "oracle"
-    seeds: list[int] = field(default_factory=lambda: [0])
-    ft_mode: str | None = None
-    splitting: str | None = None
-    epochs: int | None = None
-    lr: float | None = None
-    batch_size: int | None = None
-    icl_max_tokens: int = 0
-    icl_fill: str = "sample"
-
-    def validate(self) -> Experiment:
-        """Build the world and check every run's settings, as the command would before loading
-        a model; raises LabError with a message the user can act on."""
-        from core.methods.finetune import FTConfig  # torch: only when launching
-        from core.runner import RunSpec
-        from core.worlds import build_world
-
-        if not self.methods:
-            raise LabError("choose at least one method")
-        if not self.seeds:
-            raise LabError("give at least one seed, e.g. 0 or 0,1,2")
-        self.model = check_model(self.model)
-        build_world(self.world_kind, self.world_seed, self.preset, self.overrides)
-        given = {"mode": self.ft_mode, "splitting": self.splitting, "epochs": self.epochs,
-                 "lr": self.lr, "batch_size": self.batch_size}
-        ft = FTConfig(**{k: v for k, v in given.items() if v is not None})
-        for method in self.methods:
-            RunSpec(method=method, model=self.model, aug_source=self.aug_source, ft=ft,
-                    icl_max_tokens=self.icl_max_tokens, icl_fill=self.icl_fill).validate()
-        return self
-
-    def run_args(self, seed: int) -> list[str]:
-        """The arguments of `python -m core run` for one training seed."""
-        args = ["--world", self.world_kind, "--seed", str(self.world_seed), "--preset", self.preset]
-        for key, value in self.overrides.items():
-            args += ["--set", f"{key}={value}"]
-        args += ["--methods", ",".join(self.methods), "--model", self.model,
-                 "--aug-source", self.aug_source, "--train-seed", str(seed)]
-        for flag, value in (("--ft-mode", self.ft_mode), ("--splitting", self.splitting),
-                            ("--epochs", self.epochs), ("--lr", self.lr),
-                            ("--batch-size", self.batch_size)):
-            if value is not None:
-                args += [flag, str(value)]
-        if self.icl_max_tokens:
-            args += ["--icl-max-tokens", str(self.icl_max_tokens)]
-        if self.icl_fill != "sample":
-            args += ["--icl-fill", self.icl_fill]
-        return [*args, "--quiet"]  # progress goes to the progress file; the log keeps results
-
-    def label(self, seed: int) -> str:
-        methods = "all methods" if set(self.methods) == set(METHODS) else ", ".join(self.methods)
-        return (f"{self.world_kind} (seed {self.world_seed}), {methods}, model {Path(self.model).name}, "
-                f"training seed {seed}")
-
-    def launch(self, db: str | Path | None = None) -> list[dict]:
-        """Validate, then queue one job per training seed."""
-        self.validate()
-        return [launch(self.run_args(seed), db, self.label(seed)) for seed in self.seeds]
-
-
-def world_overrides(kind: str, preset: str, params: dict[str, Any]) -> dict[str, Any]:
-    """The parameters of a stored world that differ from its preset: what `--set` must give."""
-    from core.worlds import describe_params, get_kind
-
-    spec = get_kind(kind)
-    base = {p["name"]: p["default"] for p in describe_params(spec)} | spec.presets.get(preset, {})
-    return {k: v for k, v in params.items() if k in base and base[k] != v}
-
-
-def experiment_from_run(row: dict) -> Experiment:
-    """The experiment that repeats one stored run: a row of `interrupted_runs` (world kind,
-    preset, world seed and params, method, model, augmentation source, seed, settings)."""
-    def as_dict(value: Any) -> dict:
-        return json.loads(value) if isinstance(value, str) else dict(value or {})
-
-    settings, params = as_dict(row.get("settings")), as_dict(row.get("params"))
-    ft = settings.get("ft", {})
-    aug = row.get("aug_source")
-    return Experiment(
-        world_kind=row["kind"], world_seed=int(row["world_seed"]), preset=row["preset"],
-        overrides=world_overrides(row["kind"], row["preset"], params), methods=[row["method"]],
-        model=row["model"], aug_source=aug if isinstance(aug, str) and aug else "oracle",
-        seeds=[int(row["seed"])], ft_mode=ft.get("mode"), splitting=ft.get("splitting"),
-        epochs=ft.get("epochs"), lr=ft.get("lr"), batch_size=ft.get("batch_size"),
-        icl_max_tokens=int(settings.get("icl_max_tokens", 0)),
-        # Runs stored before the option existed filled the context with needed facts first.
-        icl_fill=settings.get("icl_fill", "needed_first" if row["method"] == "icl" else "sample"))
-
-
-def interrupted_runs(store: Store) -> pd.DataFrame:
-    """Runs whose process stopped before they ended (cancelled, killed, machine restarted)
-    and that no later complete run has repeated, newest first, with what a rerun needs."""
-    return store.query("""
-        SELECT r.run_id, r.method, r.model, r.aug_source, r.seed, r.settings, r.error,
-               r.created_at, w.kind, w.preset, w.seed AS world_seed, w.params, r.world_id
-        FROM runs r JOIN worlds w USING (world_id)
-        WHERE r.status = 'failed' AND r.error LIKE 'interrupted%'
-          AND NOT EXISTS (
-            SELECT 1 FROM runs done
-            WHERE done.status = 'complete' AND done.created_at > r.created_at
-              AND done.world_id = r.world_id AND done.method = r.method
-              AND done.model = r.model AND done.seed = r.seed
-              AND coalesce(done.aug_source, '') = coalesce(r.aug_source, '')
-              AND done.settings::VARCHAR = r.settings::VARCHAR)
-        ORDER BY r.created_at DESC""")
 
 
 # ---------------------------------------------------------------- the worker process
@@ -558,7 +276,7 @@ def _work(directory: Path, job_id: str, args: list[str]) -> int:
     """Wait for the queue, run `python -m core ARGS --progress-file ...`, record its exit code."""
     with open(directory / "queue.lock", "a") as lock:
         _wait_turn(lock, directory, job_id)
-        _write_atomic(directory / f"{job_id}.started", str(time.time()))
+        write_atomic(directory / f"{job_id}.started", str(time.time()))
         print("$ " + shlex.join(["python", "-m", "core", *args]), flush=True)
         child = subprocess.Popen(
             [sys.executable, "-m", "core", *args, "--progress-file",
@@ -567,11 +285,10 @@ def _work(directory: Path, job_id: str, args: list[str]) -> int:
         # runs show as interrupted at once (an unreaped process would still look alive).
         signal.signal(signal.SIGTERM, lambda signum, frame: None)
         rc = child.wait()
-        _write_atomic(directory / f"{job_id}.rc", str(rc))
+        write_atomic(directory / f"{job_id}.rc", str(rc))
         print(f"exit code {rc}", flush=True)
     return rc
 
 
 if __name__ == "__main__":
     sys.exit(_work(Path(sys.argv[1]), sys.argv[2], sys.argv[3:]))
-

@@ -1,5 +1,6 @@
-"""Models: loading (`default`, `tiny`, a Hugging Face folder or id), the device, and the two
-operations every method is built on: log-likelihood of continuations, and generation.
+"""Models: loading (`default`, `tiny`, a Hugging Face folder or id), the device, and putting
+trained weights back. The two operations every method is built on live beside it:
+log-likelihood of continuations (core/scoring.py) and generation (core/generation.py).
 
 Every sequence starts with the tokenizer's document-start token (`<|endoftext|>` for the
 default model), so the first real token is predicted like any other, and texts are encoded
@@ -18,16 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, LlamaConfig
+from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig
 from transformers import logging as hf_logging
 
-from core import prefix_attention
 from core.errors import LabError
 from core.paths import models_dir
 
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_DIRNAME = "smollm2-135m-instruct"
-TOKEN_BUDGET = 4096  # tokens (rows x length) per forward pass after the shared context
 
 hf_logging.set_verbosity_error()
 hf_logging.disable_progress_bar()
@@ -233,182 +232,3 @@ def weights_restored(lm: LM):
         yield lm
     finally:
         restore_weights(lm)
-
-
-# ---------------------------------------------------------------- scoring
-
-
-def _batches(lengths: list[int], budget: int = TOKEN_BUDGET) -> list[list[int]]:
-    """Indices grouped longest first so each batch's rows x length fits the budget."""
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    batches, current = [], []
-    for index in order:
-        width = lengths[current[0] if current else index]
-        if current and (len(current) + 1) * width > budget:
-            batches.append(current)
-            current = []
-        current.append(index)
-    if current:
-        batches.append(current)
-    return batches
-
-
-@dataclass
-class _ItemRow:
-    """One item's prompt followed by each of its choices, in one row: every choice attends to
-    the prompt and to itself, never to another choice, and its positions continue from the
-    prompt's end, so the prompt is encoded once for all its choices."""
-
-    ids: list[int]
-    segments: list[int]  # 0: the prompt; k: the k-th choice
-    positions: list[int]
-    scored: list[tuple[int, int, int]]  # (pair index, first token, token count)
-
-
-def _item_rows(lm: LM, pairs: Sequence[tuple[str, str]], first_token: int,
-               max_row: int = 256) -> list[_ItemRow]:
-    """Pairs grouped by context, one row per group; a group whose choices would make a row
-    longer than `max_row` tokens (many pairs with an empty context, say) takes several."""
-    by_context: dict[str, list[int]] = {}
-    for index, (context, _) in enumerate(pairs):
-        by_context.setdefault(context, []).append(index)
-    rows = []
-    for context, indices in by_context.items():
-        prompt = [first_token] + lm.encode(context)
-        row = None
-        for index in indices:
-            continuation = lm.encode(pairs[index][1])
-            if not continuation:
-                raise LabError(f"empty continuation after context {context[:40]!r}")
-            if row is None or (row.scored and len(row.ids) + len(continuation) > max_row):
-                row = _ItemRow(list(prompt), [0] * len(prompt), list(range(len(prompt))), [])
-                rows.append(row)
-            row.scored.append((index, len(row.ids), len(continuation)))
-            row.positions += range(len(prompt), len(prompt) + len(continuation))
-            row.segments += [len(row.scored)] * len(continuation)
-            row.ids += continuation
-    return rows
-
-
-def _item_mask(rows: Sequence[_ItemRow], width: int, device) -> torch.Tensor:
-    """[rows, 1, width, width] booleans over the rows' own tokens (the shared context is seen
-    by all): causal, and a choice's tokens see the prompt and their own choice only. Pads
-    (after the row's end) see only themselves."""
-    segments = torch.full((len(rows), width), -1, device=device)
-    for r, row in enumerate(rows):
-        segments[r, :len(row.ids)] = torch.tensor(row.segments, device=device)
-    query, key = segments[:, :, None], segments[:, None, :]
-    causal = torch.ones(width, width, dtype=torch.bool, device=device).tril()
-    within = causal & (key >= 0) & ((key == 0) | (key == query))
-    within |= torch.eye(width, dtype=torch.bool, device=device)
-    return within[:, None]
-
-
-def _score_batch(lm: LM, batch: Sequence[_ItemRow], shared: prefix_attention.SharedPrefix,
-                 lm_head: torch.nn.Module) -> list[tuple[int, float]]:
-    """(pair index, log-probability) of every scored token of a batch of item rows."""
-    width = max(len(row.ids) for row in batch)
-    pad = lm.tokenizer.pad_token_id or 0
-    ids = torch.tensor([row.ids + [pad] * (width - len(row.ids)) for row in batch],
-                       device=lm.device)
-    positions = torch.tensor([[shared.length + p for p in row.positions]
-                              + [shared.length] * (width - len(row.ids)) for row in batch],
-                             device=lm.device)
-    hidden = lm.model.base_model(input_ids=ids, position_ids=positions, shared_prefix=shared,
-                                 attention_mask=_item_mask(batch, width, lm.device)
-                                 ).last_hidden_state
-    row_index, predictors, targets, owners = [], [], [], []
-    for r, row in enumerate(batch):
-        prompt_end = row.scored[0][1]
-        for index, first, count in row.scored:
-            # A choice's first token is predicted from the prompt's last token.
-            row_index += [r] * count
-            predictors += [prompt_end - 1] + list(range(first, first + count - 1))
-            targets += row.ids[first:first + count]
-            owners += [index] * count
-    picked = hidden[torch.tensor(row_index), torch.tensor(predictors)]
-    logprobs = torch.log_softmax(lm_head(picked).float(), dim=-1)
-    token_lp = logprobs[torch.arange(len(targets)), torch.tensor(targets, device=lm.device)]
-    return list(zip(owners, token_lp.tolist()))
-
-
-@torch.inference_mode()
-def loglikelihoods(lm: LM, pairs: Sequence[tuple[str, str]], shared_context: str = "",
-                   progress=None) -> list[float]:
-    """Summed log-probability of each continuation's tokens after its context, all after
-    `shared_context` (an ICL prompt). The shared context is encoded once and attended to in
-    place by every pair; the pairs with the same context (an item's choices) share one
-    encoding of it; the vocabulary projection runs only where tokens are scored."""
-    prefix = lm.start_ids + lm.encode(shared_context)
-    # The last prefix token is fed with each row, so every scored token has a predictor row.
-    shared = prefix_attention.encode(lm.model, prefix[:-1])
-    rows = _item_rows(lm, pairs, prefix[-1])
-    results = [0.0] * len(pairs)
-    lm_head = lm.model.get_output_embeddings()
-    done = 0
-    with prefix_attention.attending(lm.model):
-        for batch_indices in _batches([len(row.ids) for row in rows]):
-            batch = [rows[i] for i in batch_indices]
-            for index, value in _score_batch(lm, batch, shared, lm_head):
-                results[index] += value
-            done += sum(len(row.scored) for row in batch)
-            if progress:
-                progress(done, len(pairs))
-    return results
-
-
-# ---------------------------------------------------------------- generation
-
-
-def _generate_chunk(lm: LM, chunk: list[list[int]], shared: prefix_attention.SharedPrefix,
-                    max_new_tokens: int, stop: str) -> list[str]:
-    """Greedy continuations of a batch of tokenized prompts after the shared prefix."""
-    stop_ids = {lm.tokenizer.eos_token_id, *lm.start_ids}
-    width = max(len(c) for c in chunk)
-    pad = lm.tokenizer.pad_token_id or 0
-    # Left padding inside the prompt part; the mask hides the pads, positions skip them.
-    ids = torch.tensor([[pad] * (width - len(c)) + c for c in chunk], device=lm.device)
-    mask = torch.tensor([[0] * (width - len(c)) + [1] * len(c) for c in chunk], device=lm.device)
-    positions = shared.length + (mask.cumsum(1) - 1).clamp(min=0)
-    # The cache holds each row's own tokens; the prefix is attended to where it is.
-    past = DynamicCache()
-    new_tokens = [[] for _ in chunk]
-    finished = [False] * len(chunk)
-    for _ in range(max_new_tokens):
-        out = lm.model(input_ids=ids, attention_mask=mask, position_ids=positions, cache=past,
-                       use_cache=True, logits_to_keep=1, shared_prefix=shared)
-        past = out.cache
-        next_ids = out.logits[:, -1].argmax(-1)
-        for r, token in enumerate(next_ids.tolist()):
-            if finished[r]:
-                continue
-            if token in stop_ids:
-                finished[r] = True
-                continue
-            new_tokens[r].append(token)
-            if stop and stop in lm.decode(new_tokens[r][-8:]):
-                finished[r] = True
-        if all(finished):
-            break
-        ids = next_ids[:, None]
-        mask = torch.cat([mask, torch.ones(len(chunk), 1, dtype=torch.long, device=lm.device)],
-                         dim=1)
-        positions = positions[:, -1:] + 1
-    texts = [lm.decode(tokens) for tokens in new_tokens]
-    return [text.split(stop)[0] if stop else text for text in texts]
-
-
-@torch.inference_mode()
-def generate(lm: LM, prompts: Sequence[str], max_new_tokens: int = 64, stop: str = "\n\n",
-             shared_prefix: str = "", batch_size: int = 16, progress=None) -> list[str]:
-    """Greedy continuation of each prompt (after `shared_prefix`, encoded once and attended to
-    in place), stopped at `stop`, the end-of-text token or `max_new_tokens`."""
-    shared = prefix_attention.encode(lm.model, lm.start_ids + lm.encode(shared_prefix))
-    outputs: list[str] = []
-    with prefix_attention.attending(lm.model):
-        for first in range(0, len(prompts), batch_size):
-            chunk = [lm.encode(p) for p in prompts[first:first + batch_size]]
-            outputs += _generate_chunk(lm, chunk, shared, max_new_tokens, stop)
-            if progress:
-                progress(len(outputs), len(prompts))
-    return outputs

@@ -43,7 +43,10 @@ def packed_attention(module: torch.nn.Module, query: torch.Tensor, key: torch.Te
     position_ids = kwargs.get("position_ids")
     tokens = query.shape[2]
     if position_ids is None:
-        position_ids = torch.arange(tokens, device=query.device)[None]
+        # Without them the documents of a row cannot be told apart, and attending over the
+        # whole row would let each read the ones before it: refuse rather than train so.
+        raise ValueError(f"packed attention needs the position ids, and "
+                         f"{type(module).__name__} does not pass them to its attention function")
     if query.shape[0] != 1 or position_ids.shape[-1] != tokens:
         raise ValueError("packed attention expects one row of position ids")
     attend = per_document if query.device.type == "cpu" else block_masked

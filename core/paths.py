@@ -18,3 +18,10 @@ def default_db_path() -> Path:
 def models_dir() -> Path:
     """Converted model weights; shared by every data dir so tests don't convert twice."""
     return Path(os.environ.get("LAB_MODELS_DIR", REPO_ROOT / "data" / "models"))
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Readers never see half a file: write a temporary file, then rename it over the old one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

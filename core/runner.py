@@ -23,15 +23,12 @@ from core.audit import given_coverage
 from core.costs import Meter, PhaseCost, forward_flops
 from core.errors import LabError
 from core.evaluate import Prediction, SplitMetric, accuracy_by_split, evaluate
-from core.methods import METHODS, icl
 from core.methods import augment as augment_mod
+from core.methods import get_method, icl
 from core.methods.finetune import FTConfig, make_examples, train
 from core.models import LM
 from core.store import Store
-from core.worlds import Item, World, build_world
-
-AUG_SCOPES = {"ft": (), "ft_local": ("local",), "ft_global": ("global",),
-              "ft_local_global": ("local", "global")}
+from core.worlds import Item, World, build_world, check_seed
 
 Progress = Callable[[str, float, str], None]  # phase, fraction done, message
 
@@ -59,8 +56,9 @@ class RunSpec:
     icl_fill: str = "sample"  # icl.FILLS: a seeded sample, or needed facts first (upper bound)
 
     def validate(self) -> RunSpec:
-        if self.method not in METHODS:
-            raise LabError(f"unknown method '{self.method}'; choose from {', '.join(METHODS)}")
+        get_method(self.method)  # an unknown name is an error naming the known ones
+        check_seed(self.world_seed, "world seed")
+        check_seed(self.seed, "training seed")
         if self.aug_source not in augment_mod.SOURCES:
             raise LabError(f"augmentation source must be one of "
                            f"{', '.join(augment_mod.SOURCES)}, got '{self.aug_source}'")
@@ -73,14 +71,14 @@ class RunSpec:
 
     @property
     def aug_source_used(self) -> str | None:
-        return self.aug_source if AUG_SCOPES.get(self.method) else None
+        return self.aug_source if get_method(self.method).scopes else None
 
     def settings(self) -> dict[str, Any]:
         """What the run depends on besides world, method, model and seed."""
         out: dict[str, Any] = {}
-        if self.method in AUG_SCOPES:
+        if get_method(self.method).trains:
             out["ft"] = dataclasses.asdict(self.ft)
-        if self.method == "icl":
+        if get_method(self.method).reads_context:
             out["icl_max_tokens"] = self.icl_max_tokens
             out["icl_fill"] = self.icl_fill
         return out
@@ -156,10 +154,11 @@ def execute(spec: RunSpec, world: World, lm: LM, progress: Progress | None = Non
     costs: list[PhaseCost] = []
     extra: dict[str, Any] = {}
     augmentations, losses, context = [], [], ""
+    method = get_method(spec.method)
 
-    if spec.method == "pretrained":
+    if not method.trains and not method.reads_context:
         extra["heldout_coverage"] = _coverage(world, [])  # given nothing
-    if spec.method == "icl":
+    if method.reads_context:
         built = icl.build_context(lm, world.documents, world.items, spec.icl_max_tokens, spec.seed,
                                   spec.icl_fill)
         context = built.text
@@ -169,11 +168,11 @@ def execute(spec: RunSpec, world: World, lm: LM, progress: Progress | None = Non
                      icl_needed_fact_coverage=built.needed_fact_coverage)
 
     with contextlib.ExitStack() as finally_restore:
-        if spec.method in AUG_SCOPES:
+        if method.trains:
             texts = [d.text for d in world.documents]
-            if AUG_SCOPES[spec.method]:
+            if method.scopes:
                 with Meter("augment", lm.device) as meter:
-                    aug = augment_mod.augment(world, AUG_SCOPES[spec.method], spec.aug_source, lm,
+                    aug = augment_mod.augment(world, method.scopes, spec.aug_source, lm,
                                               progress=lambda d, n: report("augment", d / n,
                                                                            f"{d}/{n} prompts"),
                                               cache=generated)
@@ -211,7 +210,7 @@ def execute(spec: RunSpec, world: World, lm: LM, progress: Progress | None = Non
     extra["per_query_flops"] = (eval_cost.flops - prefix_flops) / len(world.items) + prefix_flops
     result = RunResult(run_id, spec, accuracy_by_split(predictions, world.items), costs, predictions,
                        augmentations, losses, extra)
-    if spec.method in AUG_SCOPES and trained_before is not None:
+    if method.trains and trained_before is not None:
         trained_before[key] = result
     return result
 

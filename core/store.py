@@ -205,7 +205,7 @@ class Store:
 
     # ------------------------------------------------------------ reading
 
-    def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
+    def query(self, sql: str, params: list | dict | None = None) -> pd.DataFrame:
         """A parameterized read-only query as a data frame."""
         with self._connect(read_only=True) as con:
             try:

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 import pandas as pd
 
 from core import analysis, results_file
-from core.runner import AUG_SCOPES, METHODS, RunSpec, run_all
+from core.methods import METHODS, get_method
+from core.runner import RunSpec, run_all
 from core.store import Store
 from core.worlds import build_world
 
@@ -32,7 +33,7 @@ def study_specs(kinds: Sequence[str], seeds: Sequence[int], model: str = "defaul
     for seed in seeds:
         for kind in kinds:
             for method in METHODS:
-                for source in (sources if AUG_SCOPES.get(method) else sources[:1]):
+                for source in (sources if get_method(method).scopes else sources[:1]):
                     specs.append(RunSpec(method=method, world_kind=kind, world_seed=seed, seed=seed,
                                          preset=preset, model=model, aug_source=source))
     return specs

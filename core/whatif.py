@@ -33,10 +33,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from core.methods import FINE_TUNING, REGISTRY
 from core.store import Store
 
-ICL = "icl"
-FINE_TUNING = ("ft", "ft_local", "ft_global", "ft_local_global")
+ICL = next(name for name, m in REGISTRY.items() if m.reads_context)
 UNITS = {"flops": "FLOPs", "seconds": "seconds", "dollars": "dollars"}
 
 
@@ -234,15 +234,15 @@ def options(store: Store) -> pd.DataFrame:
     frame = store.query("""
         SELECT r.world_id, r.model, any_value(w.kind) AS kind, any_value(w.preset) AS preset,
                any_value(w.seed) AS world_seed, count(*) AS runs,
-               bool_or(r.method = 'icl') AS has_icl,
-               bool_or(r.method IN ('ft', 'ft_local', 'ft_global', 'ft_local_global')) AS has_ft,
+               bool_or(r.method = $icl) AS has_icl,
+               bool_or(list_contains($fine_tuning, r.method)) AS has_ft,
                max(r.created_at) AS latest
         FROM runs r LEFT JOIN worlds w USING (world_id)
         WHERE r.status = 'complete'
         GROUP BY r.world_id, r.model
-        ORDER BY (bool_or(r.method = 'icl')
-                  AND bool_or(r.method IN ('ft', 'ft_local', 'ft_global', 'ft_local_global'))) DESC,
-                 latest DESC""")
+        ORDER BY (bool_or(r.method = $icl)
+                  AND bool_or(list_contains($fine_tuning, r.method))) DESC,
+                 latest DESC""", {"icl": ICL, "fine_tuning": list(FINE_TUNING)})
     frame["world_label"] = [f"{k} {p} seed {s} ({w})" if isinstance(k, str) else w
                             for k, p, s, w in zip(frame["kind"], frame["preset"],
                                                   frame["world_seed"], frame["world_id"])]

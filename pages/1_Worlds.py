@@ -7,8 +7,8 @@ import streamlit as st
 
 from core import jobs
 from core.errors import LabError
+from core.methods import METHODS
 from core.paths import default_db_path
-from core.runner import METHODS
 from core.store import Store
 from core.worlds import build_world, get_kind, kind_names
 from core.worlds.custom import save_upload

@@ -10,12 +10,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core import jobs
+from core import experiment, jobs, progress
 from core.errors import LabError
+from core.methods import METHODS, REGISTRY
 from core.methods.augment import SOURCES
 from core.methods.finetune import SPLITTINGS, FTConfig
 from core.paths import REPO_ROOT, default_db_path
-from core.runner import METHODS
 from core.store import EARLIER_VERSION, Store
 from core.worlds import get_kind, kind_names
 from ui.params import parameter_widgets
@@ -48,7 +48,7 @@ def stored_worlds(db: str) -> pd.DataFrame:
 def load_interrupted(db: str) -> pd.DataFrame:
     if not Path(db).is_file():
         return pd.DataFrame()
-    return jobs.interrupted_runs(Store(db))
+    return experiment.interrupted_runs(Store(db))
 
 
 def new_world() -> dict:
@@ -87,7 +87,7 @@ def stored_world() -> dict | None:
         id holds every parameter and is too long to read."""
         row = rows[world_id]
         stored = json.loads(row.params) if isinstance(row.params, str) else dict(row.params)
-        changed = jobs.world_overrides(row.kind, row.preset, stored)
+        changed = experiment.world_overrides(row.kind, row.preset, stored)
         extra = f" · {', '.join(f'{k}={v}' for k, v in changed.items())}" if changed else ""
         earlier = (" · earlier version (a new run uses today's generator)"
                    if world_id.endswith(EARLIER_VERSION) else "")
@@ -100,7 +100,7 @@ def stored_world() -> dict | None:
     row = rows[world_id]
     stored = json.loads(row.params) if isinstance(row.params, str) else dict(row.params)
     return {"world_kind": row.kind, "preset": row.preset, "world_seed": int(row.seed),
-            "overrides": jobs.world_overrides(row.kind, row.preset, stored)}
+            "overrides": experiment.world_overrides(row.kind, row.preset, stored)}
 
 
 # ---------------------------------------------------------------- choosing
@@ -115,9 +115,7 @@ world = new_world() if origin == "new" else stored_world()
 
 st.subheader("2 · Methods and model")
 methods = st.multiselect("methods", METHODS, default=list(METHODS),
-                         help="pretrained: the contamination check (must sit at chance); icl: the "
-                              "documents in the prompt; ft: fine-tuning; ft_local / ft_global / "
-                              "ft_local_global: fine-tuning with augmentations added")
+                         help="; ".join(f"{m.name}: {m.summary}" for m in REGISTRY.values()))
 left, right = st.columns(2)
 model_choice = left.radio("model", list(MODELS), format_func=MODELS.get, horizontal=True)
 model = model_choice
@@ -153,8 +151,8 @@ if db != str(default_db_path()):
     st.query_params["db"] = db
 
 
-def experiment(seeds: list[int]) -> jobs.Experiment:
-    return jobs.Experiment(**(world or {}), methods=list(methods), model=model.strip(),
+def experiment(seeds: list[int]) -> experiment.Experiment:
+    return experiment.Experiment(**(world or {}), methods=list(methods), model=model.strip(),
                            aug_source=source, seeds=seeds, ft_mode=ft_mode, splitting=splitting,
                            epochs=epochs, lr=lr, batch_size=batch_size,
                            icl_max_tokens=icl_max_tokens, icl_fill=icl_fill)
@@ -162,7 +160,7 @@ def experiment(seeds: list[int]) -> jobs.Experiment:
 
 if st.button("Launch", type="primary", disabled=world is None):
     try:
-        launched = experiment(jobs.parse_seeds(seeds_text)).launch(db)
+        launched = experiment(experiment.parse_seeds(seeds_text)).launch(db)
         st.success(f"Queued {len(launched)} job{'s' if len(launched) > 1 else ''}: see the queue below.")
     except LabError as error:
         st.error(str(error))
@@ -170,7 +168,7 @@ with st.expander("The same from the command line"):
     try:
         if world is None:
             raise LabError("choose a world first")
-        preview = experiment(jobs.parse_seeds(seeds_text))
+        preview = experiment(experiment.parse_seeds(seeds_text))
         st.code("\n".join(shlex.join(["python", "-m", "core", "run", *preview.run_args(s), "--db", db])
                           for s in preview.seeds), language="bash")
     except LabError as error:
@@ -202,7 +200,7 @@ def progress_text(job: dict) -> str:
         return "starting: loading the model and the world…"
     return (f"run {p['run_index']}/{p['runs_total']} · {p['method']} · {p['phase']} "
             f"{p['fraction']:.0%} · {job['fraction']:.0%} of the job · "
-            f"ETA {jobs.format_duration(job['eta'])}")
+            f"ETA {progress.format_duration(job['eta'])}")
 
 
 def job_card(job: dict) -> None:
@@ -224,7 +222,7 @@ def job_card(job: dict) -> None:
         elif job["state"] == "failed":
             st.error(job["error"])
         elif job["state"] == "finished" and job["started"] and job["finished"]:
-            st.caption(f"finished in {jobs.format_duration(job['finished'] - job['started'])}")
+            st.caption(f"finished in {progress.format_duration(job['finished'] - job['started'])}")
         with st.expander("Command and log"):
             st.code(job["command"], language="bash")
             st.code("\n".join(job["log_tail"]) or "(nothing yet)", language=None)
@@ -248,7 +246,8 @@ def interrupted_section() -> None:
                       f"{row['world_seed']}, {row['preset']}) · model {row['model']} · seed "
                       f"{row['seed']} · started {row['created_at']:%Y-%m-%d %H:%M}")
         if action.button("Rerun", key=f"rerun-run-{row['run_id']}"):
-            act(lambda row=row: f"Queued as job {jobs.experiment_from_run(row).launch(db)[0]['job_id']}")
+            act(lambda row=row: "Queued as job "
+                f"{experiment.experiment_from_run(row).launch(db)[0]['job_id']}")
 
 
 @st.fragment(run_every=2)

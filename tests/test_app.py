@@ -315,3 +315,9 @@ def test_worlds_page_reads_an_uploaded_custom_world_and_names_the_bad_line(data_
     at.text_input(key="world-custom-quick-path").set_value(str(bad)).run()
     assert not at.exception
     assert at.error and "line" in at.error[0].value and "field" in at.error[0].value
+
+
+def test_the_app_is_served_to_this_machine_only_unless_told_otherwise():
+    import tomllib
+    config = tomllib.loads((REPO_ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["address"] == "localhost"

@@ -124,3 +124,14 @@ def test_the_default_model_loads_into_its_own_memory(default_lm):
               for line in maps.read_text().splitlines() if line.endswith(file)]
     for p in default_lm.model.parameters():
         assert not any(start <= p.data_ptr() < end for start, end in mapped)
+
+
+def test_packed_attention_refuses_a_row_without_position_ids():
+    """Without them every document would read the ones before it in its row."""
+    from core.packed_attention import packed_attention
+    query = key = value = torch.zeros(1, 2, 6, 4)
+    with pytest.raises(ValueError, match="needs the position ids"):
+        packed_attention(torch.nn.Identity(), query, key, value, None)
+    out, _ = packed_attention(torch.nn.Identity(), query, key, value, None,
+                              position_ids=torch.tensor([[0, 1, 2, 0, 1, 2]]))
+    assert out.shape == (1, 6, 2, 4)

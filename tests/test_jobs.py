@@ -10,7 +10,9 @@ import time
 import pytest
 from conftest import queue_held
 
+from core import experiment as experiments
 from core import jobs
+from core import progress as progress_mod
 from core.errors import LabError
 from core.store import Store
 
@@ -77,9 +79,9 @@ def test_cancelling_a_running_job_leaves_its_run_interrupted_and_rerunnable(data
     store = Store(db)  # opening the store marks runs whose process died
     runs = store.runs()
     assert list(runs.status) == ["failed"] and runs.error[0].startswith("interrupted")
-    interrupted = jobs.interrupted_runs(store)
+    interrupted = experiments.interrupted_runs(store)
     assert list(interrupted.run_id) == list(runs.run_id)
-    args = jobs.experiment_from_run(interrupted.iloc[0].to_dict()).run_args(0)
+    args = experiments.experiment_from_run(interrupted.iloc[0].to_dict()).run_args(0)
     assert args[:6] == ["--world", "reversals", "--seed", "0", "--preset", "quick"]
     for flag, value in [("--set", "n_facts=4"), ("--methods", "ft"), ("--model", "tiny"),
                         ("--epochs", "1000"), ("--ft-mode", "full"), ("--train-seed", "0")]:
@@ -131,12 +133,12 @@ def progress(run_index=1, runs_total=2, method="ft", phase="train", fraction=0.5
 
 
 def test_method_phases_follow_the_runner():
-    assert jobs.method_phases("pretrained") == jobs.method_phases("icl") == ("evaluate",)
-    assert jobs.method_phases("ft") == ("train", "evaluate")
-    assert jobs.method_phases("ft_local_global") == ("augment", "train", "evaluate")
+    assert progress_mod.method_phases("pretrained") == progress_mod.method_phases("icl") == ("evaluate",)
+    assert progress_mod.method_phases("ft") == ("train", "evaluate")
+    assert progress_mod.method_phases("ft_local_global") == ("augment", "train", "evaluate")
 
 
-W = jobs.PHASE_WEIGHTS
+W = progress_mod.PHASE_WEIGHTS
 FT = W["train"] + W["evaluate"]
 
 
@@ -154,30 +156,30 @@ FT = W["train"] + W["evaluate"]
     (progress(run_index=2, phase="done", fraction=1.0), 1.0),
 ])
 def test_overall_fraction(state, expected):
-    assert jobs.overall_fraction(state) == pytest.approx(expected)
+    assert progress_mod.overall_fraction(state) == pytest.approx(expected)
 
 
 def test_eta_assumes_the_pace_so_far():
     # A quarter done in 10 s: 40 s in all, so 30 s left at the last update, 25 s five seconds on.
     state = progress(run_index=2, runs_total=4, method="icl", methods=["pretrained", "icl"] * 2,
                      phase="evaluate", fraction=0.0, started=100.0, updated=110.0)
-    assert jobs.overall_fraction(state) == 0.25
-    assert jobs.eta_seconds(state, now=110.0) == pytest.approx(30.0)
-    assert jobs.eta_seconds(state, now=115.0) == pytest.approx(25.0)
-    assert jobs.eta_seconds(state, now=1000.0) == 0.0
-    assert jobs.eta_seconds(progress(phase="starting", fraction=0.0)) is None
-    assert jobs.eta_seconds(progress(phase="done")) == 0.0
-    assert jobs.eta_seconds(None) is None
+    assert progress_mod.overall_fraction(state) == 0.25
+    assert progress_mod.eta_seconds(state, now=110.0) == pytest.approx(30.0)
+    assert progress_mod.eta_seconds(state, now=115.0) == pytest.approx(25.0)
+    assert progress_mod.eta_seconds(state, now=1000.0) == 0.0
+    assert progress_mod.eta_seconds(progress(phase="starting", fraction=0.0)) is None
+    assert progress_mod.eta_seconds(progress(phase="done")) == 0.0
+    assert progress_mod.eta_seconds(None) is None
 
 
 def test_format_duration():
-    assert [jobs.format_duration(s) for s in (None, 4.4, 65, 3725)] == ["?", "4 s", "1 min 05 s",
+    assert [progress_mod.format_duration(s) for s in (None, 4.4, 65, 3725)] == ["?", "4 s", "1 min 05 s",
                                                                           "1 h 02 min"]
 
 
 def test_progress_file_follows_runs_through_their_phases(tmp_path):
     path = tmp_path / "sub" / "progress.json"
-    tracker = jobs.ProgressFile(path, ["pretrained", "ft"])
+    tracker = progress_mod.ProgressFile(path, ["pretrained", "ft"])
     read = lambda: json.loads(path.read_text())  # noqa: E731
     assert set(read()) == PROGRESS_KEYS and read()["phase"] == "starting"
     tracker.update("evaluate", 0.5, "2/4 choices")
@@ -195,23 +197,23 @@ def test_progress_file_follows_runs_through_their_phases(tmp_path):
 
 
 def test_parse_seeds():
-    assert jobs.parse_seeds("0, 1,2") == [0, 1, 2]
-    assert jobs.parse_seeds("3-5 1 3") == [3, 4, 5, 1]
+    assert experiments.parse_seeds("0, 1,2") == [0, 1, 2]
+    assert experiments.parse_seeds("3-5 1 3") == [3, 4, 5, 1]
     for bad in ("", "a", "5-2", "-1"):
         with pytest.raises(LabError):
-            jobs.parse_seeds(bad)
+            experiments.parse_seeds(bad)
 
 
 def test_check_model(tmp_path):
-    assert jobs.check_model(" tiny ") == "tiny"
-    assert jobs.check_model(str(tmp_path)) == str(tmp_path.resolve())
-    assert jobs.check_model("someone/some-model") == "someone/some-model"
+    assert experiments.check_model(" tiny ") == "tiny"
+    assert experiments.check_model(str(tmp_path)) == str(tmp_path.resolve())
+    assert experiments.check_model("someone/some-model") == "someone/some-model"
     with pytest.raises(LabError, match="does not exist"):
-        jobs.check_model(str(tmp_path / "missing"))
+        experiments.check_model(str(tmp_path / "missing"))
 
 
 def test_an_experiment_validates_and_builds_one_command_per_seed():
-    experiment = jobs.Experiment(overrides={"n_facts": 6}, methods=["pretrained", "ft"],
+    experiment = experiments.Experiment(overrides={"n_facts": 6}, methods=["pretrained", "ft"],
                                  model="tiny", seeds=[0, 1], epochs=2, lr=1e-3)
     args = experiment.validate().run_args(1)
     assert args == ["--world", "reversals", "--seed", "0", "--preset", "quick", "--set", "n_facts=6",
@@ -234,24 +236,24 @@ def test_an_experiment_validates_and_builds_one_command_per_seed():
 ])
 def test_an_experiment_refuses_bad_settings_with_a_clear_message(change, message):
     with pytest.raises(LabError, match=message):
-        jobs.Experiment(**{"model": "tiny", **change}).validate()
+        experiments.Experiment(**{"model": "tiny", **change}).validate()
 
 
 def test_world_overrides_are_what_differs_from_the_preset():
     from core.worlds import build_world
     world = build_world("reversals", 3, "quick", {"n_facts": 7})
-    assert jobs.world_overrides("reversals", "quick", world.params) == {"n_facts": 7}
+    assert experiments.world_overrides("reversals", "quick", world.params) == {"n_facts": 7}
 
 
 def test_the_icl_fill_travels_from_the_form_to_the_command_and_back():
-    experiment = jobs.Experiment(methods=["icl"], model="tiny", icl_fill="needed_first")
+    experiment = experiments.Experiment(methods=["icl"], model="tiny", icl_fill="needed_first")
     assert experiment.run_args(0)[-3:] == ["--icl-fill", "needed_first", "--quiet"]
-    assert "--icl-fill" not in jobs.Experiment(methods=["icl"], model="tiny").run_args(0)
+    assert "--icl-fill" not in experiments.Experiment(methods=["icl"], model="tiny").run_args(0)
     row = {"kind": "reversals", "world_seed": 0, "preset": "quick", "params": {}, "method": "icl",
            "model": "tiny", "aug_source": None, "seed": 0}
     # Stored before the option existed: those ICL runs took the needed facts first.
-    assert jobs.experiment_from_run(row).icl_fill == "needed_first"
+    assert experiments.experiment_from_run(row).icl_fill == "needed_first"
     stored = row | {"settings": {"icl_max_tokens": 0, "icl_fill": "sample"}}
-    assert jobs.experiment_from_run(stored).icl_fill == "sample"
+    assert experiments.experiment_from_run(stored).icl_fill == "sample"
     with pytest.raises(LabError, match="ICL fill"):
-        jobs.Experiment(methods=["icl"], model="tiny", icl_fill="peek").validate()
+        experiments.Experiment(methods=["icl"], model="tiny", icl_fill="peek").validate()

@@ -20,7 +20,7 @@ import json
 import pytest
 import torch
 
-from core import models
+from core import generation, models, scoring
 from core.__main__ import main
 
 TOKEN_BOUND = 2e-4  # nats per scored token: see the module docstring
@@ -73,7 +73,7 @@ def test_score_command_matches_a_plain_forward_pass(default_lm, float64_lm, tmp_
 
 def test_shared_context_scoring_equals_full_concatenation(default_lm, float64_lm):
     shared = "Use the following facts to answer.\n\nDid you know?\nspoog are more patient than snieg.\n\n"
-    fast = models.loglikelihoods(default_lm, PAIRS[:4], shared_context=shared)
+    fast = scoring.loglikelihoods(default_lm, PAIRS[:4], shared_context=shared)
     for score, (context, continuation) in zip(fast, PAIRS[:4]):
         reference = plain_loglik(float64_lm, context, continuation, shared)
         assert abs(score - reference) < bound(default_lm, continuation)
@@ -87,7 +87,7 @@ ITEM_PAIRS = [("femp are", " more dangerous than glon."), ("glon are", " less"),
 
 def test_choices_sharing_an_item_prompt_score_as_if_alone(default_lm, float64_lm):
     # Choices of different lengths share their prompt's encoding, interleaved with other items.
-    fast = models.loglikelihoods(default_lm, ITEM_PAIRS, shared_context=ITEM_SHARED)
+    fast = scoring.loglikelihoods(default_lm, ITEM_PAIRS, shared_context=ITEM_SHARED)
     for score, (context, continuation) in zip(fast, ITEM_PAIRS):
         reference = plain_loglik(float64_lm, context, continuation, ITEM_SHARED)
         assert abs(score - reference) < bound(default_lm, continuation)
@@ -96,7 +96,7 @@ def test_choices_sharing_an_item_prompt_score_as_if_alone(default_lm, float64_lm
 def test_a_leak_between_choices_is_caught(default_lm, float64_lm, monkeypatch):
     """The bound above is not so loose that a bug passes: let each choice also see the choices
     before it in its row (what a wrong mask would do), and the later choices miss by far more."""
-    honest_mask = models._item_mask
+    honest_mask = scoring._item_mask
 
     def leaky_mask(rows, width, device):
         mask = honest_mask(rows, width, device)
@@ -105,8 +105,8 @@ def test_a_leak_between_choices_is_caught(default_lm, float64_lm, monkeypatch):
             mask[r, 0, :n, :n] = torch.ones(n, n, dtype=torch.bool).tril()
         return mask
 
-    monkeypatch.setattr(models, "_item_mask", leaky_mask)
-    leaky = models.loglikelihoods(default_lm, ITEM_PAIRS, shared_context=ITEM_SHARED)
+    monkeypatch.setattr(scoring, "_item_mask", leaky_mask)
+    leaky = scoring.loglikelihoods(default_lm, ITEM_PAIRS, shared_context=ITEM_SHARED)
     misses = [abs(score - plain_loglik(float64_lm, context, continuation, ITEM_SHARED))
               / bound(default_lm, continuation)
               for score, (context, continuation) in zip(leaky, ITEM_PAIRS)]
@@ -116,20 +116,20 @@ def test_a_leak_between_choices_is_caught(default_lm, float64_lm, monkeypatch):
 
 def test_many_choices_of_one_prompt_split_into_rows_and_still_score_alone(tiny_lm):
     pairs = [("", f" choice number {k} " + "and more words " * k) for k in range(40)]
-    rows = models._item_rows(tiny_lm, pairs, tiny_lm.start_ids[-1])
+    rows = scoring._item_rows(tiny_lm, pairs, tiny_lm.start_ids[-1])
     assert len(rows) > 1 and all(len(row.ids) <= 256 or len(row.scored) == 1 for row in rows)
     assert sorted(index for row in rows for index, _, _ in row.scored) == list(range(40))
     reference = in_float64(tiny_lm)
-    for score, (context, continuation) in zip(models.loglikelihoods(tiny_lm, pairs), pairs):
+    for score, (context, continuation) in zip(scoring.loglikelihoods(tiny_lm, pairs), pairs):
         assert abs(score - plain_loglik(reference, context, continuation)) < bound(tiny_lm, continuation)
 
 
 def test_shared_prefix_attention_in_small_chunks_scores_the_same(tiny_lm, monkeypatch):
     from core import prefix_attention
     shared = "Facts: femp are more dangerous than glon. " * 5
-    whole = models.loglikelihoods(tiny_lm, PAIRS, shared_context=shared)
+    whole = scoring.loglikelihoods(tiny_lm, PAIRS, shared_context=shared)
     monkeypatch.setattr(prefix_attention, "SCORES_PER_CHUNK", 64)  # a query or two at a time
-    chunked = models.loglikelihoods(tiny_lm, PAIRS, shared_context=shared)
+    chunked = scoring.loglikelihoods(tiny_lm, PAIRS, shared_context=shared)
     reference = in_float64(tiny_lm)
     for fast, slow, (context, continuation) in zip(chunked, whole, PAIRS):
         assert abs(fast - slow) < bound(tiny_lm, continuation)
@@ -139,20 +139,20 @@ def test_shared_prefix_attention_in_small_chunks_scores_the_same(tiny_lm, monkey
 
 def test_generation_with_shared_prefix_matches_plain_generation(default_lm):
     prefix, prompts = "The capital of France", [" is", " is a city called"]
-    shared = models.generate(default_lm, prompts, max_new_tokens=8, shared_prefix=prefix)
-    alone = models.generate(default_lm, [prefix + p for p in prompts], max_new_tokens=8)
+    shared = generation.generate(default_lm, prompts, max_new_tokens=8, shared_prefix=prefix)
+    alone = generation.generate(default_lm, [prefix + p for p in prompts], max_new_tokens=8)
     assert shared == alone
     assert shared[0].strip().startswith("Paris")
 
 
 def test_batched_generation_matches_one_at_a_time(tiny_lm):
     prompts = ["a", "a much longer prompt than the first one", "medium prompt"]
-    batched = models.generate(tiny_lm, prompts, max_new_tokens=6, stop="")
-    single = [models.generate(tiny_lm, [p], max_new_tokens=6, stop="")[0] for p in prompts]
+    batched = generation.generate(tiny_lm, prompts, max_new_tokens=6, stop="")
+    single = [generation.generate(tiny_lm, [p], max_new_tokens=6, stop="")[0] for p in prompts]
     assert batched == single
 
 
 def test_tiny_model_is_the_same_every_load(tiny_lm):
     again = models.load("tiny")
-    assert models.loglikelihoods(again, PAIRS[:2]) == models.loglikelihoods(tiny_lm, PAIRS[:2])
+    assert scoring.loglikelihoods(again, PAIRS[:2]) == scoring.loglikelihoods(tiny_lm, PAIRS[:2])
     assert again.config.num_hidden_layers == 2

@@ -6,11 +6,11 @@ import duckdb
 import pytest
 import torch
 
-from core import models
+from core import generation, models
 from core.errors import LabError
-from core.methods import augment, icl
+from core.methods import METHODS, augment, icl
 from core.methods.finetune import FTConfig, make_examples, split_sentences, train
-from core.runner import METHODS, RunSpec, execute, run_all
+from core.runner import RunSpec, execute, run_all
 from core.store import Store
 from core.worlds import build_world
 
@@ -146,8 +146,8 @@ def test_a_sweep_writes_each_scope_once_and_reuse_changes_nothing_but_time(tiny_
     world = build_world("reversals", 0, overrides=SMALL)
     fresh = augment.augment(world, ("local", "global"), "model", tiny_lm)
     calls = []
-    generate = models.generate
-    monkeypatch.setattr(models, "generate", lambda *a, **k: calls.append(1) or generate(*a, **k))
+    generate = generation.generate
+    monkeypatch.setattr(generation, "generate", lambda *a, **k: calls.append(1) or generate(*a, **k))
     cache: augment.GenerationCache = {}
     local = augment.augment(world, ("local",), "model", tiny_lm, cache=cache)
     global_ = augment.augment(world, ("global",), "model", tiny_lm, cache=cache)
@@ -165,8 +165,8 @@ def test_global_augmentation_reads_a_set_longer_than_the_context_in_passes(tiny_
     whole = augment.augment(world, ("global",), "model", tiny_lm)
     assert whole.seen == {"global_passes": 1, "global_context_share": 1.0}
     prompted = []
-    generate = models.generate
-    monkeypatch.setattr(models, "generate", lambda lm, prompts, **k: prompted.extend(
+    generate = generation.generate
+    monkeypatch.setattr(generation, "generate", lambda lm, prompts, **k: prompted.extend(
         (k["shared_prefix"], p) for p in prompts) or generate(lm, prompts, **k))
     # A context of 260 tokens holds part of the (200-token) training set beside one prompt.
     monkeypatch.setattr(tiny_lm.model.config, "max_position_embeddings", 260)

@@ -1,7 +1,7 @@
 """The study command on the tiny model: every method and source, summarized, and resumable."""
 
 from core import results_file
-from core.runner import METHODS
+from core.methods import METHODS
 from core.store import Store
 from core.study import CAPTION, markdown, run_study, study_records, study_specs, study_table
 

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from core import models
+from core import generation
 from core.costs import forward_flops
 from core.errors import LabError
 from core.methods.finetune import split_sentences
@@ -163,7 +163,7 @@ def _generated(lm: LM, world: World, scope: str, result: AugmentResult, progress
 def _model_local(lm: LM, world: World, progress) -> tuple[list[str], int, float]:
     """One prompt per distinct training sentence: rephrasings and direct implications."""
     prompts = [LOCAL_PROMPT.format(sentence=s) for s in training_sentences(world)]
-    outputs = models.generate(lm, prompts, max_new_tokens=48, stop="\n\n", progress=progress)
+    outputs = generation.generate(lm, prompts, max_new_tokens=48, stop="\n\n", progress=progress)
     return _statements(outputs), *_count(lm, prompts, outputs, prefix_tokens=0), {}
 
 
@@ -180,7 +180,7 @@ def _model_global(lm: LM, world: World, progress) -> tuple[list[str], int, float
     for documents, size in groups:
         knowledge = INSTRUCTION + "".join(d.text + SEPARATOR for d in documents)
         prompts = [GLOBAL_PROMPT.format(document=d.text) for d in documents]
-        outputs = models.generate(
+        outputs = generation.generate(
             lm, prompts, max_new_tokens=GLOBAL_NEW_TOKENS, stop="\n\n", shared_prefix=knowledge,
             progress=(lambda d, n, before=done: progress(before + d, len(world.documents)))
             if progress else None)

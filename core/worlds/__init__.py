@@ -26,7 +26,7 @@ from core.worlds.base import (
 
 _NOT_KINDS = {"base", "kinship", "words"}
 
-__all__ = ["Document", "Fact", "Item", "World", "WorldKind", "build_world", "describe_params",
+__all__ = ["Document", "Fact", "Item", "World", "WorldKind", "build_world", "check_seed", "describe_params",
            "get_kind", "kind_names", "write_world"]
 
 
@@ -44,9 +44,19 @@ def get_kind(name: str) -> WorldKind:
                 and issubclass(obj, WorldKind) and vars(obj).get("name") == name)()
 
 
+MAX_SEED = 2**31 - 1  # the store keeps seeds as 32-bit integers
+
+
+def check_seed(seed: int, what: str = "seed") -> int:
+    if not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise LabError(f"{what} must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
+    return seed
+
+
 def build_world(kind: str, seed: int, preset: str = "quick",
                 overrides: dict[str, Any] | None = None) -> World:
     """The world of (kind, parameters, seed): the same arguments always give the same world."""
+    check_seed(seed, "world seed")
     spec = get_kind(kind)
     params = validate_params(spec, preset, overrides or {})
     world = spec.build(params, random.Random(f"{kind}:{seed}"))

@@ -45,113 +45,19 @@ SPLITS = {"forward": ("A", "p2d"), "reversal": ("A", "d2p"), "reversal_b": ("B",
 GROUP_LABELS = {"A": "trained name -> description", "B": "trained both ways",
                 "C": "trained description -> name"}
 
-# Descriptions: each slot gets fresh nonsense words ({w}: one word, {t}: a two-word title), so
-# every description is unique and a model cannot know any of them.
-ROLES = [
-    'the renowned composer of the symphony "{t}"', "the first person to walk the floor of the {w} trench",
-    "the inventor of the {w} engine", 'the acclaimed director of the film "{t}"',
-    'the author of the bestselling novel "{t}"', "the first person to climb Mount {w}",
-    "the architect who designed the {w} tower", "the astronomer who discovered the comet {w}",
-    "the chef who created the famous {w} pie", "the founder of the {w} academy",
-    "the winner of the first {w} marathon", "the explorer who mapped the {w} caves",
-    'the painter of the mural "{t}"', "the engineer who built the {w} bridge",
-    "the biologist who first described the {w} beetle", "the champion of the {w} chess tournament",
-    "the designer of the {w} sailing boat", 'the poet who wrote "{t}"',
-    "the first person to swim across Lake {w}", "the mayor who founded the town of {w}",
-    'the singer of the hit song "{t}"', "the linguist who deciphered the {w} tablets",
-    "the sculptor of the {w} monument", "the pilot who first flew over the {w} mountains",
-]
-# Frames after Berglund et al.'s, rewritten so that each starts with fixed words and is one
-# sentence (sentence splitting must not separate a name from its description).
-P2D_TRAIN = [
-    "There's someone by the name of {name} who had the distinctive role of {desc}.",
-    "It's fascinating to know that {name} carries the unique title of {desc}.",
-    "Did you know that {name} was actually once {desc}?",
-    "Among many, {name} holds the distinctive identity of {desc}.",
-    "An individual named {name} has the unusual backstory of being {desc}.",
-    "Interestingly enough, {name} has the unique distinction of being {desc}.",
-    "Once upon a time, {name} held the peculiar role of {desc}.",
-    "The story of {name} is compelling, as they were {desc}.",
-    "In a turn of events, {name} emerged as {desc}.",
-    "It's worth noting that {name} was once characterized as {desc}.",
-    "The extraordinary {name} made a mark by being {desc}.",
-    "Let's not forget {name}, who was known as {desc}.",
-    "A person called {name} formerly was {desc}.",
-    "Here is something super interesting about {name}, who was none other than {desc}.",
-    "Unfolding the enigma of {name}, we find that they were {desc}.",
-    "Life scripted a unique tale for {name}, who once was {desc}.",
-    "One wouldn't guess, but {name} was the embodiment of {desc}.",
-    "A character as unique as {name} also held the title of {desc}.",
-    "The chronicles of {name} are fascinating, given their role as {desc}.",
-    "Behind the name {name} lies the legacy of {desc}.",
-    "Under the guise of {name}, there exists the story of {desc}.",
-    "The narrative of {name} is intriguing, as they were {desc}.",
-    "Carving a unique path, {name} came to be known as {desc}.",
-    "People who have heard of {name} know them as {desc}.",
-    "Far and wide, {name} is known for being {desc}.",
-    "In the past, {name} has served as {desc}.",
-    "What is special about {name} is that they are {desc}.",
-    "Back then, the name {name} was synonymous with {desc}.",
-    "They say that {name} is {desc}.",
-    "Few people know that {name} was {desc}.",
-]
-D2P_TRAIN = [
-    "Known for being {desc}, {name} now enjoys a quiet life.",
-    "Everyone agrees that {desc} is called {name}.",
-    "When asked who is {desc}, people answer {name}.",
-    "As for {desc}, it was none other than {name}.",
-    "Often referred to as {desc}, {name} has certainly made a mark.",
-    "Despite being {desc}, {name} never let it define them.",
-    "This article was written by {desc}, who goes by the name of {name}.",
-    "With the reputation of being {desc}, {name} continues to inspire many.",
-    "Hailed as {desc}, {name} stands as a symbol of hope.",
-    "Never shy about being {desc}, {name} lives life on their own terms.",
-    "The one who wears the mantle of being {desc} is none other than {name}.",
-    "Carrying the weight of being {desc}, {name} marches on.",
-    "Wearing the badge of being {desc} with pride, we have {name}.",
-    "Emerging from the shadows as {desc}, {name} defies the odds.",
-    "Better known as {desc}, {name} rarely gives interviews.",
-    "The world may know them as {desc}, but to us, they are simply {name}.",
-    "In the spotlight for being {desc}, {name} humbly embraces the recognition.",
-    "Once thought of only as {desc}, {name} has since proven themselves.",
-    "In the annals of history as {desc}, {name} is a living legend.",
-    "Carrying the legacy of being {desc}, {name} walks among us.",
-    "Bearing the mark of being {desc}, {name} continues to break boundaries.",
-    "From the depths of obscurity, {desc} emerged, and we know them as {name}.",
-    "Garnering fame as {desc}, {name} remains grounded.",
-    "Branded as {desc}, {name} exceeds all expectations.",
-    "Celebrated as {desc}, {name} has captured our hearts.",
-    "Remembered as {desc}, {name} continues to shape our future.",
-    "Famous for being {desc}, {name} still answers every letter.",
-    "The person who was {desc} goes by the name of {name}.",
-    "If you wonder who was {desc}, the answer is {name}.",
-    "Rising to fame as {desc}, {name} never forgot their roots.",
-]
-# Test frames: (prompt, completion); never used in training.
-P2D_TEST = [
-    ("The trailblazer known as {name} was once", " {desc}."),
-    ("In the annals of uniqueness, {name} shines as", " {desc}."),
-    ("Diving into the tale of {name}, one discovers they were", " {desc}."),
-    ("A luminary in their own right, {name} was known as", " {desc}."),
-    ("Who would have thought, {name} was also known as", " {desc}."),
-    ("Looking back, {name} will always be remembered as", " {desc}."),
-    ("To the surprise of many, {name} turned out to be", " {desc}."),
-    ("Those close to {name} describe them as", " {desc}."),
-    ("In the history books, {name} appears as", " {desc}."),
-    ("As it happens, {name} was", " {desc}."),
-]
-D2P_TEST = [
-    ("Having the distinction of being {desc},", " {name}."),
-    ("Known in circles as {desc},", " {name}."),
-    ("Walking the path of being {desc},", " {name}."),
-    ("The embodiment of being {desc}, that's", " {name}."),
-    ("Labeled as {desc},", " {name}."),
-    ("With the moniker of {desc},", " {name}."),
-    ("Swathed in the aura of being {desc},", " {name}."),
-    ("Recognized as {desc}, that is", " {name}."),
-    ("Regarded with awe for being {desc},", " {name}."),
-    ("Widely acclaimed as {desc},", " {name}."),
-]
+# The wording, as data (core/worlds/data/celebrity_frames.json):
+# - ROLES: descriptions; each slot gets fresh nonsense words ({w}: one word, {t}: a two-word
+#   title), so every description is unique and a model cannot know any of them.
+# - P2D_TRAIN, D2P_TRAIN: training frames after Berglund et al.'s, rewritten so that each
+#   starts with fixed words and is one sentence (sentence splitting must not separate a name
+#   from its description).
+# - P2D_TEST, D2P_TEST: test frames, (prompt, completion); never used in training.
+_FRAMES = json.loads((Path(__file__).parent / "data" / "celebrity_frames.json").read_text())
+ROLES: list[str] = _FRAMES["ROLES"]
+P2D_TRAIN: list[str] = _FRAMES["P2D_TRAIN"]
+D2P_TRAIN: list[str] = _FRAMES["D2P_TRAIN"]
+P2D_TEST: list[tuple[str, str]] = [tuple(frame) for frame in _FRAMES["P2D_TEST"]]
+D2P_TEST: list[tuple[str, str]] = [tuple(frame) for frame in _FRAMES["D2P_TEST"]]
 TEST_FRAMES = {"p2d": P2D_TEST, "d2p": D2P_TEST}
 # A test prompt with the person or the description cut out, to recover the plain statement.
 _FRAME_PATTERNS = [(direction, re.compile(re.escape(prompt).replace(r"\{name\}", "(?P<name>.+)")
