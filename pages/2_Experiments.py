@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core import experiment, jobs, progress
+from core import experiment as experiments
+from core import jobs, progress
 from core.errors import LabError
 from core.methods import METHODS, REGISTRY
 from core.methods.augment import SOURCES
@@ -48,7 +49,7 @@ def stored_worlds(db: str) -> pd.DataFrame:
 def load_interrupted(db: str) -> pd.DataFrame:
     if not Path(db).is_file():
         return pd.DataFrame()
-    return experiment.interrupted_runs(Store(db))
+    return experiments.interrupted_runs(Store(db))
 
 
 def new_world() -> dict:
@@ -87,7 +88,7 @@ def stored_world() -> dict | None:
         id holds every parameter and is too long to read."""
         row = rows[world_id]
         stored = json.loads(row.params) if isinstance(row.params, str) else dict(row.params)
-        changed = experiment.world_overrides(row.kind, row.preset, stored)
+        changed = experiments.world_overrides(row.kind, row.preset, stored)
         extra = f" · {', '.join(f'{k}={v}' for k, v in changed.items())}" if changed else ""
         earlier = (" · earlier version (a new run uses today's generator)"
                    if world_id.endswith(EARLIER_VERSION) else "")
@@ -100,7 +101,7 @@ def stored_world() -> dict | None:
     row = rows[world_id]
     stored = json.loads(row.params) if isinstance(row.params, str) else dict(row.params)
     return {"world_kind": row.kind, "preset": row.preset, "world_seed": int(row.seed),
-            "overrides": experiment.world_overrides(row.kind, row.preset, stored)}
+            "overrides": experiments.world_overrides(row.kind, row.preset, stored)}
 
 
 # ---------------------------------------------------------------- choosing
@@ -151,8 +152,8 @@ if db != str(default_db_path()):
     st.query_params["db"] = db
 
 
-def experiment(seeds: list[int]) -> experiment.Experiment:
-    return experiment.Experiment(**(world or {}), methods=list(methods), model=model.strip(),
+def experiment(seeds: list[int]) -> experiments.Experiment:
+    return experiments.Experiment(**(world or {}), methods=list(methods), model=model.strip(),
                            aug_source=source, seeds=seeds, ft_mode=ft_mode, splitting=splitting,
                            epochs=epochs, lr=lr, batch_size=batch_size,
                            icl_max_tokens=icl_max_tokens, icl_fill=icl_fill)
@@ -160,7 +161,7 @@ def experiment(seeds: list[int]) -> experiment.Experiment:
 
 if st.button("Launch", type="primary", disabled=world is None):
     try:
-        launched = experiment(experiment.parse_seeds(seeds_text)).launch(db)
+        launched = experiment(experiments.parse_seeds(seeds_text)).launch(db)
         st.success(f"Queued {len(launched)} job{'s' if len(launched) > 1 else ''}: see the queue below.")
     except LabError as error:
         st.error(str(error))
@@ -168,7 +169,7 @@ with st.expander("The same from the command line"):
     try:
         if world is None:
             raise LabError("choose a world first")
-        preview = experiment(experiment.parse_seeds(seeds_text))
+        preview = experiment(experiments.parse_seeds(seeds_text))
         st.code("\n".join(shlex.join(["python", "-m", "core", "run", *preview.run_args(s), "--db", db])
                           for s in preview.seeds), language="bash")
     except LabError as error:
@@ -247,7 +248,7 @@ def interrupted_section() -> None:
                       f"{row['seed']} · started {row['created_at']:%Y-%m-%d %H:%M}")
         if action.button("Rerun", key=f"rerun-run-{row['run_id']}"):
             act(lambda row=row: "Queued as job "
-                f"{experiment.experiment_from_run(row).launch(db)[0]['job_id']}")
+                f"{experiments.experiment_from_run(row).launch(db)[0]['job_id']}")
 
 
 @st.fragment(run_every=2)
