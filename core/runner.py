@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from core import hardware, models
+from core import fast_paths, hardware, models
 from core.audit import given_coverage
 from core.costs import Meter, PhaseCost, forward_flops
 from core.errors import LabError
@@ -155,6 +155,7 @@ def execute(spec: RunSpec, world: World, lm: LM, progress: Progress | None = Non
     extra: dict[str, Any] = {}
     augmentations, losses, context = [], [], ""
     method = get_method(spec.method)
+    extra["fast_paths"] = fast_paths.used(lm.model)  # which kernels this model's run took
 
     if not method.trains and not method.reads_context:
         extra["heldout_coverage"] = _coverage(world, [])  # given nothing

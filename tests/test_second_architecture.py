@@ -80,3 +80,14 @@ def test_packed_training_rows_have_the_loss_of_separate_documents(gpt2_lm):
             losses += model(input_ids=torch.tensor([ids]), labels=labels).loss.item() * n
             tokens += n
     assert packed.item() == pytest.approx(losses / tokens, abs=1e-5)
+
+
+def test_each_run_records_the_fast_paths_its_model_took(gpt2_lm, tiny_lm):
+    world = build_world("reversals", 0, "quick", SMALL)
+    gpt2 = execute(RunSpec(method="pretrained", overrides=SMALL, model=gpt2_lm.name), world,
+                   gpt2_lm)
+    # GPT-2 has LayerNorm and learned positions: no fused RMSNorm, no rotary embedding.
+    assert gpt2.extra["fast_paths"] == ["fused_loss", "packed_attention", "prefix_attention"]
+    llama = execute(RunSpec(method="pretrained", overrides=SMALL, model="tiny"), world, tiny_lm)
+    assert llama.extra["fast_paths"] == ["fused_loss", "fused_norm", "fused_rotary",
+                                         "packed_attention", "prefix_attention"]
