@@ -24,11 +24,10 @@ def _names(text: str, what: str) -> list[str]:
 
 
 def _seeds(text: str) -> list[int]:
+    """'0,1,2' or '0-4', as the app's form reads them, each within the store's range."""
+    from core.experiment import parse_seeds
     from core.worlds import check_seed
-    try:
-        return [check_seed(int(s)) for s in _names(text, "seed")]
-    except ValueError:
-        raise LabError(f"seeds are whole numbers separated by commas, got '{text}'") from None
+    return [check_seed(seed) for seed in parse_seeds(text)]
 
 
 def _overrides(pairs: list[str]) -> dict[str, str]:
