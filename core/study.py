@@ -7,6 +7,7 @@ seed and settings) are not run again, so an interrupted study picks up where it 
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 
@@ -39,10 +40,17 @@ def study_specs(kinds: Sequence[str], seeds: Sequence[int], model: str = "defaul
     return specs
 
 
+@functools.lru_cache(maxsize=256)
+def _world_id(kind: str, seed: int, preset: str, overrides: str) -> str:
+    """A world's id, built once per process: every method and source of a seed shares it."""
+    return build_world(kind, seed, preset, json.loads(overrides)).world_id
+
+
 def _latest_complete(store: Store, spec: RunSpec) -> str | None:
     """The newest complete run of exactly this spec (world, method, model, source, seed and
     settings), or None."""
-    world_id = build_world(spec.world_kind, spec.world_seed, spec.preset, spec.overrides).world_id
+    world_id = _world_id(spec.world_kind, spec.world_seed, spec.preset,
+                         json.dumps(spec.overrides, sort_keys=True))
     found = store.query(
         "SELECT run_id FROM runs WHERE status = 'complete' AND world_id = ? AND method = ? "
         "AND model = ? AND aug_source IS NOT DISTINCT FROM ? AND seed = ? AND settings = ?::JSON "
