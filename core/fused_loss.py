@@ -27,7 +27,11 @@ class _LinearCrossEntropy(torch.autograd.Function):
     def forward(ctx, hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor,
                 dtype: torch.dtype) -> torch.Tensor:
         with torch.autocast(hidden.device.type, enabled=False):
-            h, w = hidden.to(dtype), weight.to(dtype)
+            # Only rows with a target go through the head (an ignored row's gradient is zero):
+            # each document's last token and the padding skip 49,152-word products.
+            scored = _scored_rows(targets != IGNORE, dtype, hidden.device)
+            h, w = hidden[scored].to(dtype), weight.to(dtype)
+            targets = targets[scored]
             logits = h @ w.t()
             valid = targets != IGNORE
             count = valid.sum().clamp(min=1)
@@ -47,7 +51,8 @@ class _LinearCrossEntropy(torch.autograd.Function):
                 probs.scatter_add_(1, target[:, None], -torch.ones_like(picked)[:, None])
                 chunk.copy_(probs.mul_((keep / count)[:, None]))
             grad_logits = logits
-            ctx.grad_hidden = (grad_logits @ w).to(hidden.dtype)
+            ctx.grad_hidden = hidden.new_zeros(hidden.shape)
+            ctx.grad_hidden[scored] = (grad_logits @ w).to(hidden.dtype)
             ctx.grad_weight = ((grad_logits.t() @ h).to(weight.dtype)
                                if ctx.needs_input_grad[1] else None)
         return total / count
@@ -60,6 +65,16 @@ class _LinearCrossEntropy(torch.autograd.Function):
             grad_hidden = grad_hidden * grad_loss
             grad_weight = grad_weight * grad_loss if grad_weight is not None else None
         return grad_hidden, grad_weight, None, None
+
+
+def _scored_rows(valid: torch.Tensor, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """Indices of the rows with a target. On a CPU in bf16 they are topped up with ignored rows
+    to a multiple of 32: the bf16 kernels are compiled per shape and kept (see
+    finetune.ROW_MULTIPLE), so the head's row counts must recur."""
+    rows = valid.nonzero()[:, 0]
+    if device.type == "cpu" and dtype == torch.bfloat16 and (extra := -len(rows) % 32):
+        rows = torch.cat([rows, (~valid).nonzero()[:extra, 0]])
+    return rows
 
 
 def linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor,

@@ -29,8 +29,15 @@ SPLITTINGS = ("none", "independent", "cumulative")
 # The bf16 matrix-multiply library keeps compiled kernels for every shape it meets; a new row
 # length every step scattered them through the heap that `heap.kept` keeps, and the heap grew
 # 60 MB a step (5.3 GB peak after 30 steps on the semantic world; 4.4 GB padded). With 32 a
-# few lengths recur. It costs 16 tokens a step on average, about 2.5%.
+# few lengths recur. It costs 16 tokens a step on average, about 2.5% on semantic but 12% on
+# one-line documents (130 tokens a step), so float32 training, whose matrix multiplies compile
+# nothing, pads only to the 8 floats of an AVX2 register.
 ROW_MULTIPLE = 32
+ROW_MULTIPLE_FLOAT32 = 8
+
+
+def row_multiple(bf16: bool) -> int:
+    return ROW_MULTIPLE if bf16 else ROW_MULTIPLE_FLOAT32
 
 
 @dataclass
@@ -114,7 +121,8 @@ def _tokenize(lm: LM, examples: Sequence[tuple[str, str]]) -> list[tuple[list[in
     return out
 
 
-def _pack(rows: Sequence[tuple[list[int], int]], device) -> dict[str, torch.Tensor]:
+def _pack(rows: Sequence[tuple[list[int], int]], device,
+          multiple: int = ROW_MULTIPLE) -> dict[str, torch.Tensor]:
     """The batch's examples end to end in one row, no padding. Positions restart at each
     example, which makes transformers attend only within it (a block-diagonal causal mask):
     the same loss as a padded batch, without computing the pads."""
@@ -125,7 +133,7 @@ def _pack(rows: Sequence[tuple[list[int], int]], device) -> dict[str, torch.Tens
         # learns to predict the next one.
         labels += [IGNORE] * loss_start + example[loss_start:]
         positions += range(len(example))
-    if pad := -len(ids) % ROW_MULTIPLE:
+    if pad := -len(ids) % multiple:
         ids += [ids[0]] * pad
         labels += [IGNORE] * pad
         positions += range(pad)
@@ -203,7 +211,7 @@ def _train_loop(lm: LM, examples: Sequence[tuple[str, str]], config: FTConfig,
     for step in range(total):
         batch = [rows[i] for i in next(batches)]
         with autocast:
-            loss = causal_lm_loss(model, **_pack(batch, lm.device))
+            loss = causal_lm_loss(model, **_pack(batch, lm.device, row_multiple(bf16)))
         loss.backward()
         optimizer.step()
         schedule.step()
