@@ -8,10 +8,11 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from core import jobs, progress
 from core.errors import LabError
 from core.paths import default_db_path
-from core.store import Store
+from core.queue import jobs, progress
+from core.storage.store import Store
+from ui.common import confined_or_stop
 
 RUN_COMMAND = ("python -m core run --world reversals "
                "--methods pretrained,icl,ft,ft_local,ft_global,ft_local_global")
@@ -34,7 +35,7 @@ st.warning(
     "(`--aug-source oracle`, the default) and larger models of your own (`--model`) show "
     "the rest of the picture.")
 
-db = st.query_params.get("db") or str(default_db_path())
+db = confined_or_stop(st.query_params.get("db") or str(default_db_path()), "the database file")
 
 
 @st.cache_data(ttl=10, show_spinner=False)

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from core.errors import LabError
+from core.running.spec import add_run_options, parse_overrides
 
 
 def _names(text: str, what: str) -> list[str]:
@@ -25,62 +26,36 @@ def _names(text: str, what: str) -> list[str]:
 
 def _seeds(text: str) -> list[int]:
     """'0,1,2' or '0-4', as the app's form reads them, each within the store's range."""
-    from core.experiment import parse_seeds
+    from core.queue.experiment import parse_seeds
     from core.worlds import check_seed
     return [check_seed(seed) for seed in parse_seeds(text)]
 
 
-def _overrides(pairs: list[str]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise LabError(f"--set takes key=value, got '{pair}'")
-        out[key.strip()] = value.strip()
-    return out
-
-
 def cmd_world(args: argparse.Namespace) -> None:
     from core.worlds import build_world, write_world
-    world = build_world(args.kind, args.seed, args.preset, _overrides(args.set))
+    world = build_world(args.kind, args.seed, args.preset, parse_overrides(args.set))
     out = write_world(world, args.out)
     print(json.dumps({"out": str(out), "kind": world.kind, "seed": world.seed,
                       "documents": len(world.documents), "counts": world.counts()}))
-
-
-def _ft_config(args: argparse.Namespace):
-    """FTConfig from --ft-mode, --splitting and any of --epochs, --lr, --batch-size,
-    --warmup-steps, --weight-decay, --lora-rank, --lora-alpha given; defaults otherwise."""
-    from core.methods.finetune import FTConfig
-    given = {name: getattr(args, name) for name in FT_OPTIONS if getattr(args, name) is not None}
-    return FTConfig(mode=args.ft_mode, splitting=args.splitting, **given)
-
-
-FT_OPTIONS = {"epochs": int, "lr": float, "batch_size": int, "warmup_steps": int,
-              "weight_decay": float, "lora_rank": int, "lora_alpha": int}
 
 
 def _progress_file(args: argparse.Namespace, methods: list[str]):
     """With --progress-file, the JSON progress object the app's job queue reads."""
     if not args.progress_file:
         return None
-    from core.progress import ProgressFile
+    from core.queue.progress import ProgressFile
     return ProgressFile(args.progress_file, methods)
 
 
 def cmd_run(args: argparse.Namespace) -> None:
-    from core.runner import RunSpec, run_all
-    from core.store import Store
+    from core.running.runner import run_all
+    from core.running.spec import specs_from_args
+    from core.storage.store import Store
     from core.worlds import build_world
-    overrides = _overrides(args.set)
-    build_world(args.world, args.seed, args.preset, overrides)  # validate before loading a model
-    store = Store(args.db)
     methods = _names(args.methods, "method")
-    specs = [RunSpec(method=m, world_kind=args.world, world_seed=args.seed, preset=args.preset,
-                     overrides=overrides, model=args.model, aug_source=args.aug_source,
-                     seed=args.train_seed, ft=_ft_config(args),
-                     icl_max_tokens=args.icl_max_tokens, icl_fill=args.icl_fill).validate()
-             for m in methods]
+    specs = specs_from_args(args, methods)
+    build_world(args.world, args.seed, args.preset, specs[0].overrides)  # before loading a model
+    store = Store(args.db)
 
     tracker = _progress_file(args, methods)
 
@@ -107,7 +82,7 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 
 def cmd_score(args: argparse.Namespace) -> None:
-    from core import models, scoring
+    from core.lm import models, scoring
     rows = []
     for number, line in enumerate(Path(args.pairs).read_text().splitlines(), 1):
         if not line.strip():
@@ -126,8 +101,8 @@ def cmd_score(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    from core.demo import run_demo
     from core.methods import METHODS
+    from core.running.demo import run_demo
     tracker = _progress_file(args, list(METHODS))
     summary = run_demo(args.model, args.db, args.aug_source,
                        progress=tracker.update if tracker else None)
@@ -137,17 +112,17 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
-    from core.bench import main as bench_main
+    from core.kernels.bench import main as bench_main
     bench_main(args.model, args.size, args.demo)
 
 
 def cmd_study(args: argparse.Namespace) -> None:
-    from core import results_file
-    from core.study import markdown, run_study, study_records, study_specs, study_table
+    from core.results import results_file
+    from core.running.study import markdown, run_study, study_records, study_specs, study_table
     if args.from_files:  # the table from results files alone: nothing runs, no database
         records = results_file.merge(*(results_file.read(f) for f in args.from_files))
     else:
-        from core.store import Store
+        from core.storage.store import Store
         from core.worlds import get_kind
         kinds = _names(args.kinds, "world kind")
         for kind in kinds:
@@ -175,7 +150,8 @@ def cmd_study(args: argparse.Namespace) -> None:
 
 
 def cmd_tune(args: argparse.Namespace) -> None:
-    from core import models, tuning
+    from core.lm import models
+    from core.running import tuning
     candidates = (tuning.parse_candidates(args.candidates) if args.candidates
                   else tuning.CANDIDATES)
     seeds = _seeds(args.seeds) if args.seeds else tuning.DEV_SEEDS
@@ -203,7 +179,7 @@ def cmd_kinds(args: argparse.Namespace) -> None:
 def cmd_shortcuts(args: argparse.Namespace) -> None:
     from core.shortcuts import MARGIN, failures, format_table, shortcut_table
     from core.worlds import build_world
-    world = build_world(args.kind, args.seed, args.preset, _overrides(args.set))
+    world = build_world(args.kind, args.seed, args.preset, parse_overrides(args.set))
     rows = shortcut_table(world)
     print(format_table(rows))
     bad = failures(rows)
@@ -230,23 +206,7 @@ def parser() -> argparse.ArgumentParser:
     w.set_defaults(func=cmd_world)
 
     r = sub.add_parser("run", help="run methods on a world and store the results")
-    r.add_argument("--world", default="reversals")
-    r.add_argument("--seed", type=int, default=0, help="world seed")
-    r.add_argument("--train-seed", type=int, default=0, help="training and sampling seed")
-    r.add_argument("--preset", default="quick")
-    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    r.add_argument("--methods", default="pretrained,icl,ft,ft_local,ft_global,ft_local_global")
-    r.add_argument("--model", default="default")
-    r.add_argument("--aug-source", default="oracle")
-    r.add_argument("--ft-mode", default="full", help="full or lora")
-    r.add_argument("--splitting", default="none", help="none, independent or cumulative")
-    for name, kind in FT_OPTIONS.items():
-        r.add_argument("--" + name.replace("_", "-"), type=kind,
-                       help="fine-tuning setting (default: core/methods/finetune.py, FTConfig)")
-    r.add_argument("--icl-max-tokens", type=int, default=0)
-    r.add_argument("--icl-fill", choices=("sample", "needed_first"), default="sample",
-                   help="when the training set does not fit the context: a seeded sample "
-                        "(default), or the documents the test items need first (an upper bound)")
+    add_run_options(r)
     r.add_argument("--db", help="DuckDB file (default data/lab.duckdb)")
     r.add_argument("--quiet", action="store_true", help="no progress on stderr")
     r.add_argument("--progress-file", metavar="PATH", help=PROGRESS_HELP)
@@ -290,7 +250,7 @@ def parser() -> argparse.ArgumentParser:
     tu = sub.add_parser("tune", help="choose the fine-tuning recipe on dev seeds: ft and "
                         "ft_local (oracle) on quick reversals worlds, one row per recipe")
     tu.add_argument("--candidates", help="epochs:lr, comma-separated (default: the five "
-                    "candidates in core/tuning.py)")
+                    "candidates in core/running/tuning.py)")
     tu.add_argument("--seeds", help="dev seeds (default 100,101,102; never the study's 0,1,2)")
     tu.add_argument("--preset", default="quick")
     tu.add_argument("--log", metavar="FILE", help="append each trial to FILE and take the trials "

@@ -5,13 +5,15 @@ run on it in the background."""
 import pandas as pd
 import streamlit as st
 
-from core import jobs
 from core.errors import LabError
 from core.methods import METHODS
-from core.paths import default_db_path
-from core.store import Store
+from core.paths import data_dir, default_db_path, model_roots
+from core.queue import jobs
+from core.queue.experiment import is_hub_id
+from core.storage.store import Store
 from core.worlds import build_world, get_kind, kind_names
-from core.worlds.custom import save_upload
+from core.worlds.custom import DEFAULT_PATH, EXAMPLES_DIR, resolve, save_upload
+from ui.common import DATABASE_HELP, confined_or_stop
 from ui.graph import graph_figure
 from ui.params import parameter_widgets
 
@@ -65,6 +67,9 @@ if kind == "custom":
 
 with st.expander("Parameters", expanded=kind == "custom"):
     overrides = parameter_widgets(kind, preset, "world")
+if kind == "custom":  # a browser user reads files of the data folder and the examples only
+    confined_or_stop(str(resolve(str(overrides.get("path", DEFAULT_PATH)))), "the custom world file",
+                     [data_dir(), EXAMPLES_DIR])
 
 try:
     world = make_world(kind, seed, preset, tuple(sorted(overrides.items())))
@@ -113,7 +118,9 @@ if len(flagged):
 st.dataframe(shortcuts, hide_index=True)
 
 st.divider()
-db = st.text_input("Database file", value=params.get("db") or str(default_db_path()))
+db = confined_or_stop(st.text_input("Database file", help=DATABASE_HELP,
+                                    value=params.get("db") or str(default_db_path())),
+                      "the database file")
 store_col, run_col = st.columns(2)
 if store_col.button("Store this world", type="secondary"):
     try:
@@ -127,6 +134,8 @@ with run_col.form("launch"):
     model = st.text_input("model", value="default", help="default, tiny, or a model folder")
     source = st.selectbox("augmentation source", ["oracle", "model"])
     if st.form_submit_button("Launch a run on this world", type="primary"):
+        if model.strip() not in ("default", "tiny") and not is_hub_id(model):
+            model = confined_or_stop(model, "the model folder", model_roots())
         args = ["--world", kind, "--seed", str(seed), "--preset", preset, "--model", model,
                 "--aug-source", source, "--methods", ",".join(methods)]
         for key, value in overrides.items():

@@ -2,6 +2,7 @@
 background jobs, and watch the queue (progress with ETA, log, cancel, rerun). Jobs are
 processes of their own: closing the page or restarting the app does not stop them."""
 
+import dataclasses
 import json
 import shlex
 from datetime import datetime
@@ -10,15 +11,16 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core import experiment as experiments
-from core import jobs, progress
 from core.errors import LabError
 from core.methods import METHODS, REGISTRY
-from core.methods.augment import SOURCES
-from core.methods.finetune import SPLITTINGS, FTConfig
-from core.paths import REPO_ROOT, default_db_path
-from core.store import EARLIER_VERSION, Store
+from core.methods.config import SOURCES, SPLITTINGS, FTConfig
+from core.paths import REPO_ROOT, default_db_path, model_roots
+from core.queue import experiment as experiments
+from core.queue import jobs, progress
+from core.running.spec import RunSpec
+from core.storage.store import EARLIER_VERSION, Store
 from core.worlds import get_kind, kind_names
+from ui.common import DATABASE_HELP, confined_or_stop
 from ui.params import parameter_widgets
 
 SHOWN_JOBS = 20
@@ -33,23 +35,21 @@ st.caption("Pick a world and the methods to compare, launch, and watch. Each tra
            "this page and come back.")
 
 params = st.query_params
-db = params.get("db") or str(default_db_path())
+db = confined_or_stop(params.get("db") or str(default_db_path()), "the database file")
 
 
 @st.cache_data(ttl=5, show_spinner=False)
 def stored_worlds(db: str) -> pd.DataFrame:
     if not Path(db).is_file():  # looking must not create a database
         return pd.DataFrame()
-    return Store(db, read_only=True).query("SELECT world_id, kind, preset, seed, params, "
-                                           "n_documents, n_facts FROM worlds "
-                                           "ORDER BY created_at DESC")
+    return Store(db, read_only=True).worlds()
 
 
 @st.cache_data(ttl=5, show_spinner=False)
 def load_interrupted(db: str) -> pd.DataFrame:
     if not Path(db).is_file():
         return pd.DataFrame()
-    return experiments.interrupted_runs(Store(db))
+    return Store(db).interrupted_runs()  # a writer: marks runs whose process died
 
 
 def new_world() -> dict:
@@ -121,7 +121,11 @@ left, right = st.columns(2)
 model_choice = left.radio("model", list(MODELS), format_func=MODELS.get, horizontal=True)
 model = model_choice
 if model_choice == "folder":
-    model = left.text_input("model folder or hub id", placeholder="/path/to/model or org/name")
+    model = left.text_input("model folder or hub id", placeholder="/path/to/model or org/name",
+                            help="a folder under " + " or ".join(map(str, model_roots()))
+                                 + " (LAB_MODEL_ROOTS sets them), or a hub id already cached")
+    if not experiments.is_hub_id(model):  # default and tiny are the other choice
+        model = confined_or_stop(model, "the model folder", model_roots())
 source = right.selectbox("augmentation source", SOURCES,
                          help="oracle: the world's own true inferences (an upper bound); model: "
                               "the model writes them in context, as the study does")
@@ -147,16 +151,18 @@ icl_fill = st.radio("When the training set does not fit the ICL context", list(I
                     format_func=ICL_FILLS.get, horizontal=True)
 
 st.divider()
-db = st.text_input("Database file", value=db, help="where the runs are stored")
+db = confined_or_stop(st.text_input("Database file", value=db, help=DATABASE_HELP),
+                      "the database file")
 if db != str(default_db_path()):
     st.query_params["db"] = db
 
 
 def experiment(seeds: list[int]) -> experiments.Experiment:
-    return experiments.Experiment(**(world or {}), methods=list(methods), model=model.strip(),
-                           aug_source=source, seeds=seeds, ft_mode=ft_mode, splitting=splitting,
-                           epochs=epochs, lr=lr, batch_size=batch_size,
-                           icl_max_tokens=icl_max_tokens, icl_fill=icl_fill)
+    ft = dataclasses.replace(base, mode=ft_mode, splitting=splitting, epochs=epochs, lr=lr,
+                             batch_size=batch_size)
+    specs = [RunSpec(method=m, **(world or {}), model=model.strip(), aug_source=source, ft=ft,
+                     icl_max_tokens=icl_max_tokens, icl_fill=icl_fill) for m in methods]
+    return experiments.Experiment(specs, seeds)
 
 
 if st.button("Launch", type="primary", disabled=world is None):

@@ -1,11 +1,11 @@
 """Runs: every run with its status and error, filtered by status, method, model, world kind and
 augmentation source; and the runs grouped by setting, pooled over seeds with 95% intervals.
-Aggregation lives in core.analysis; this page only filters and draws."""
+Aggregation lives in core.results.analysis; this page only filters and draws."""
 
 import pandas as pd
 import streamlit as st
 
-from core import analysis
+from core.results import analysis
 from ui.common import database_box, tables_or_stop
 
 # Filter name -> (column of the runs table, label of the widget).

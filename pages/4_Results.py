@@ -6,8 +6,8 @@ runs. Reads the store through core and draws; the view lives in the link (st.que
 import pandas as pd
 import streamlit as st
 
-from core import analysis, charts
-from core.store import Store
+from core.results import analysis, charts
+from core.storage.store import Store
 from ui.common import RUN_COMMAND, database_box, tables_or_stop
 
 st.set_page_config(page_title="Results · ICL vs fine-tuning lab", layout="wide")

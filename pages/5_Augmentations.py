@@ -1,15 +1,15 @@
 """Augmentations: every statement a run's augmentation step wrote, with its audit label, and
 what the step was worth: precision, hallucination rate, coverage of the held-out items, and
-compute per correct new fact. The audit itself is in core.audit; this page draws it."""
+compute per correct new fact. The audit itself is in core.results.audit; this page draws it."""
 
 
 import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from core import audit
 from core.errors import LabError
-from core.store import Store
+from core.results import audit
+from core.storage.store import Store
 from ui.common import database_box, load_or_stop
 
 RUN_COMMAND = ("python -m core run --world reversals --methods ft_local,ft_global "

@@ -1,6 +1,6 @@
 """What-if cost: each method's cost at the user's number of queries, context size and hardware
 price, calibrated from measured runs of one world and model, with the break-even Q between ICL
-and each fine-tuning method. The cost model is in core.whatif; this page draws it."""
+and each fine-tuning method. The cost model is in core.results.whatif; this page draws it."""
 
 import math
 
@@ -8,9 +8,9 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from core import whatif
 from core.errors import LabError
-from core.store import Store
+from core.results import whatif
+from core.storage.store import Store
 from ui.common import database_box, load_or_stop
 
 RUN_COMMAND = ("python -m core run --world reversals "

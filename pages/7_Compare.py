@@ -3,7 +3,7 @@ differ) and their accuracy per split together. The chosen runs live in the link.
 
 import streamlit as st
 
-from core import analysis, charts
+from core.results import analysis, charts
 from ui.common import database_box, tables_or_stop
 
 st.set_page_config(page_title="Compare · ICL vs fine-tuning lab", layout="wide")

@@ -1,13 +1,13 @@
 """Share: choose runs, download a self-contained HTML report (opens offline), the metrics as CSV
 or Parquet, and copy a link that reopens the selection. Reports and exports come from
-core.report; this page only offers them."""
+core.results.report; this page only offers them."""
 
 import pandas as pd
 import streamlit as st
 
-from core import analysis, charts, report
 from core.paths import default_db_path
-from core.store import Store
+from core.results import analysis, charts, report
+from core.storage.store import Store
 from ui.common import RUN_COMMAND, database_box, load_tables, tables_or_stop
 
 st.set_page_config(page_title="Share · ICL vs fine-tuning lab", layout="wide")

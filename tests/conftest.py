@@ -6,7 +6,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from core import jobs, models
+from core.lm import models
+from core.queue import jobs
 
 
 @pytest.fixture(autouse=True)
@@ -31,13 +32,13 @@ def store(tmp_path):
     """A database filled with plausible runs (tests/test_app.py's `fill`)."""
     from test_app import fill
 
-    from core.store import Store
+    from core.storage.store import Store
     return Store(fill(tmp_path / "lab.duckdb"))
 
 
 @pytest.fixture
 def tables(store):
-    from core import analysis
+    from core.results import analysis
     return analysis.load_tables(store)
 
 

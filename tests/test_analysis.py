@@ -1,4 +1,4 @@
-"""core.analysis: the Pareto frontier, pooling over seeds, runs side by side, the item table."""
+"""core.results.analysis: the Pareto frontier, pooling over seeds, runs side by side, the item table."""
 
 import json
 import math
@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import analysis
-from core.evaluate import wilson_interval
+from core.results import analysis
+from core.running.evaluate import wilson_interval
 
 
 def test_pareto_keeps_only_runs_no_other_run_beats_on_both_axes():

@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.paths import REPO_ROOT
-from core.store import Store
+from core.storage.store import Store
 
 TIMEOUT = 60
 HOME = str(REPO_ROOT / "app.py")

@@ -9,10 +9,10 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import audit, whatif
 from core.methods.augment import training_sentences
 from core.paths import REPO_ROOT
-from core.store import Store
+from core.results import audit, whatif
+from core.storage.store import Store
 from core.worlds import build_world
 
 TIMEOUT = 60

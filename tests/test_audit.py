@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from core import audit
+from core.results import audit
 
 
 def statements() -> pd.DataFrame:
@@ -138,7 +138,7 @@ def test_oracle_local_augmentation_covers_every_held_out_celebrity_item():
     import random
 
     from core.methods import augment
-    from core.runner import _coverage
+    from core.running.runner import _coverage
     from core.worlds import build_world
     world = build_world("celebrities", 0, "quick")
     documents = [d.text for d in world.documents]

@@ -7,7 +7,7 @@ import json
 
 from test_models import TOKEN_BOUND
 
-from core import bench
+from core.kernels import bench
 
 
 def test_bench_runs_and_fast_paths_agree_with_naive_ones(capsys):

@@ -82,7 +82,7 @@ def test_every_fine_tuning_setting_can_be_given_on_the_command_line(tmp_path, cl
                  "--ft-mode", "lora", "--lora-rank", "4", "--lora-alpha", "8", "--warmup-steps", "1",
                  "--weight-decay", "0.01", "--batch-size", "4", "--db", str(db), "--quiet")
     assert result.returncode == 0, result.stderr
-    from core.store import Store
+    from core.storage.store import Store
     settings = json.loads(Store(db, read_only=True).runs()["settings"][0])["ft"]
     assert {k: settings[k] for k in ("mode", "lora_rank", "lora_alpha", "warmup_steps",
                                      "weight_decay", "batch_size", "epochs")} == \
@@ -118,5 +118,5 @@ def test_run_prints_one_json_line_per_run_and_stores_them(tmp_path, cli):
     assert [r["method"] for r in rows] == ["pretrained", "ft"]
     assert set(rows[1]["accuracy"]) == {"forward", "reversal"}
     assert set(rows[1]["cost"]) == {"train", "evaluate"}
-    from core.store import Store
+    from core.storage.store import Store
     assert list(Store(db).runs().status) == ["complete", "complete"]

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from core import jobs
 from core.paths import REPO_ROOT
-from core.store import Store
+from core.queue import jobs
+from core.storage.store import Store
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -222,11 +222,12 @@ def run_experiment(page, server: Server) -> None:
     epochs.press("Enter")
     # The command preview shows what will be launched: check the settings arrived.
     page.get_by_text("The same from the command line", exact=True).click()
+    # During a rerun the expander can be on the page twice (closed, stale, and open): wait
+    # for a preview that has every setting rather than for exactly one preview.
     preview = page.get_by_test_id("stCode").filter(has_text="python -m core run")
-    expect(preview).to_contain_text("--model tiny")
-    expect(preview).to_contain_text(f"--methods {','.join(METHODS)}")
-    expect(preview).to_contain_text("--epochs 1")
-    expect(preview).to_contain_text("n_facts=4")
+    for setting in ("--model tiny", f"--methods {','.join(METHODS)}", "--epochs 1", "n_facts=4"):
+        preview = preview.filter(has_text=setting)
+    expect(preview.first).to_be_visible()
     page.get_by_role("button", name="Launch", exact=True).click()
     page.get_by_text(re.compile(r"^Queued 1 job")).wait_for()
     no_exception(page, "Experiments after launching")

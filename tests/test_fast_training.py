@@ -4,10 +4,10 @@ padded to a multiple of 32 tokens, and weights read into the process's own memor
 import pytest
 import torch
 
-from core import models
-from core.fused_loss import _plain_head, causal_lm_loss, linear_cross_entropy
+from core.kernels.fused_loss import _plain_head, causal_lm_loss, linear_cross_entropy
+from core.kernels.packed_attention import packed_rows
+from core.lm import models
 from core.methods.finetune import ROW_MULTIPLE, _pack, _tokenize
-from core.packed_attention import packed_rows
 
 EXAMPLES = [("", "glon are more dangerous than femp."), ("Did you know?", "\nyes, they are."),
             ("", "a")]
@@ -128,7 +128,7 @@ def test_the_default_model_loads_into_its_own_memory(default_lm):
 
 def test_packed_attention_refuses_a_row_without_position_ids():
     """Without them every document would read the ones before it in its row."""
-    from core.packed_attention import packed_attention
+    from core.kernels.packed_attention import packed_attention
     query = key = value = torch.zeros(1, 2, 6, 4)
     with pytest.raises(ValueError, match="needs the position ids"):
         packed_attention(torch.nn.Identity(), query, key, value, None)

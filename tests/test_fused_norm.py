@@ -1,4 +1,4 @@
-"""Training's RMSNorm (core/fused_norm.py) computes transformers' norm, keeps less for the
+"""Training's RMSNorm (core/kernels/fused_norm.py) computes transformers' norm, keeps less for the
 backward pass, and lets LoRA's adapters share their layer's bf16 input."""
 
 import copy
@@ -6,11 +6,11 @@ import functools
 
 import torch
 
-from core import models
-from core.fused_loss import causal_lm_loss
-from core.fused_norm import _RMSNorm, fused_rms_norms, rms_norm
+from core.kernels.fused_loss import causal_lm_loss
+from core.kernels.fused_norm import _RMSNorm, fused_rms_norms, rms_norm
+from core.kernels.packed_attention import packed_rows
+from core.lm import models
 from core.methods.finetune import FTConfig, _pack, _tokenize, _wrap_lora
-from core.packed_attention import packed_rows
 
 EXAMPLES = [("", "glon are more dangerous than femp."), ("Did you know?", "\nyes, they are.")]
 
@@ -49,7 +49,7 @@ def test_the_norm_gives_each_projection_the_bf16_input_it_got_before(default_lm)
 def _saved_bytes(model, batch) -> tuple[int, float]:
     """Bytes autograd keeps for the backward pass of one bf16 forward through the layers
     (each tensor once, however many operations keep it), and a checksum of the bf16 input the
-    head would get. The head itself is left out: it keeps nothing of its own (core/fused_loss.py
+    head would get. The head itself is left out: it keeps nothing of its own (core/kernels/fused_loss.py
     computes its gradients in the forward pass), and a bf16 product with its 49,152 rows takes
     seconds on a CPU without bf16 units."""
     kept: dict[int, int] = {}

@@ -1,4 +1,4 @@
-"""Training's rotary embedding (core/fused_rotary.py) computes transformers' own, and the
+"""Training's rotary embedding (core/kernels/fused_rotary.py) computes transformers' own, and the
 model really uses it inside `fused_rotary`."""
 
 import importlib
@@ -6,11 +6,11 @@ import importlib
 import pytest
 import torch
 
-from core import fused_rotary
-from core.fused_loss import causal_lm_loss
-from core.fused_rotary import SUPPORTED, _Rotate, apply_rotary_pos_emb
+from core.kernels import fused_rotary
+from core.kernels.fused_loss import causal_lm_loss
+from core.kernels.fused_rotary import SUPPORTED, _Rotate, apply_rotary_pos_emb
+from core.kernels.packed_attention import packed_rows
 from core.methods.finetune import _pack, _tokenize
-from core.packed_attention import packed_rows
 
 
 def _rotary_inputs(dtype: torch.dtype, q_dtype: torch.dtype):

@@ -2,7 +2,7 @@ import psutil
 import pytest
 import torch
 
-from core import heap
+from core.kernels import heap
 
 
 def _rss_mb() -> float:

@@ -10,11 +10,13 @@ import time
 import pytest
 from conftest import queue_held
 
-from core import experiment as experiments
-from core import jobs
-from core import progress as progress_mod
 from core.errors import LabError
-from core.store import Store
+from core.methods.config import FTConfig
+from core.queue import experiment as experiments
+from core.queue import jobs
+from core.queue import progress as progress_mod
+from core.running.spec import FT_FLAGS, RunSpec
+from core.storage.store import Store
 
 TINY = ["--set", "n_facts=4", "--model", "tiny", "--quiet"]
 PROGRESS_KEYS = {"run_index", "runs_total", "method", "methods", "phase", "fraction", "message",
@@ -79,13 +81,14 @@ def test_cancelling_a_running_job_leaves_its_run_interrupted_and_rerunnable(data
     store = Store(db)  # opening the store marks runs whose process died
     runs = store.runs()
     assert list(runs.status) == ["failed"] and runs.error[0].startswith("interrupted")
-    interrupted = experiments.interrupted_runs(store)
+    interrupted = store.interrupted_runs()
     assert list(interrupted.run_id) == list(runs.run_id)
     args = experiments.experiment_from_run(interrupted.iloc[0].to_dict()).run_args(0)
     assert args[:6] == ["--world", "reversals", "--seed", "0", "--preset", "quick"]
     for flag, value in [("--set", "n_facts=4"), ("--methods", "ft"), ("--model", "tiny"),
-                        ("--epochs", "1000"), ("--ft-mode", "full"), ("--train-seed", "0")]:
+                        ("--epochs", "1000"), ("--train-seed", "0")]:
         assert args[args.index(flag) + 1] == value
+    assert "--ft-mode" not in args  # settings at their default are left out
 
 
 def test_cancelling_a_queued_job_and_rerunning_it(data_dir):
@@ -212,31 +215,39 @@ def test_check_model(tmp_path):
         experiments.check_model(str(tmp_path / "missing"))
 
 
+def experiment(methods=("pretrained",), seeds=(0,), **settings) -> experiments.Experiment:
+    """An experiment of the tiny model; `ft` settings by name (epochs=2), the rest RunSpec's."""
+    ft = FTConfig(**{k: settings.pop(k) for k in list(settings) if k in FT_FLAGS})
+    specs = [RunSpec(method=m, **{"model": "tiny", **settings}, ft=ft) for m in methods]
+    return experiments.Experiment(specs, list(seeds))
+
+
 def test_an_experiment_validates_and_builds_one_command_per_seed():
-    experiment = experiments.Experiment(overrides={"n_facts": 6}, methods=["pretrained", "ft"],
-                                 model="tiny", seeds=[0, 1], epochs=2, lr=1e-3)
-    args = experiment.validate().run_args(1)
+    chosen = experiment(["pretrained", "ft"], [0, 1], overrides={"n_facts": 6}, epochs=2, lr=1e-3)
+    args = chosen.validate().run_args(1)
     assert args == ["--world", "reversals", "--seed", "0", "--preset", "quick", "--set", "n_facts=6",
                     "--methods", "pretrained,ft", "--model", "tiny", "--aug-source", "oracle",
                     "--train-seed", "1", "--epochs", "2", "--lr", "0.001", "--quiet"]
     from core.__main__ import parser
     parsed = parser().parse_args(["run", *args])
-    assert (parsed.train_seed, parsed.epochs, parsed.lr, parsed.set) == (1, 2, 0.001, ["n_facts=6"])
-    assert "training seed 1" in experiment.label(1)
+    assert (parsed.train_seed, parsed.ft_epochs, parsed.ft_lr, parsed.set) == \
+        (1, 2, 0.001, ["n_facts=6"])
+    assert "training seed 1" in chosen.label(1)
 
 
 @pytest.mark.parametrize("change, message", [
     ({"methods": []}, "at least one method"),
+    ({"seeds": []}, "at least one seed"),
     ({"overrides": {"n_facts": 100000}}, "between 2 and 400"),
     ({"world_kind": "planets"}, "unknown world kind"),
     ({"lr": 5.0}, "lr must be between"),
-    ({"ft_mode": "half"}, "'full' or 'lora'"),
+    ({"mode": "half"}, "'full' or 'lora'"),
     ({"aug_source": "guess"}, "augmentation source"),
     ({"model": "/no/such/model"}, "does not exist"),
 ])
 def test_an_experiment_refuses_bad_settings_with_a_clear_message(change, message):
     with pytest.raises(LabError, match=message):
-        experiments.Experiment(**{"model": "tiny", **change}).validate()
+        experiment(**change).validate()
 
 
 def test_world_overrides_are_what_differs_from_the_preset():
@@ -246,14 +257,14 @@ def test_world_overrides_are_what_differs_from_the_preset():
 
 
 def test_the_icl_fill_travels_from_the_form_to_the_command_and_back():
-    experiment = experiments.Experiment(methods=["icl"], model="tiny", icl_fill="needed_first")
-    assert experiment.run_args(0)[-3:] == ["--icl-fill", "needed_first", "--quiet"]
-    assert "--icl-fill" not in experiments.Experiment(methods=["icl"], model="tiny").run_args(0)
+    assert experiment(["icl"], icl_fill="needed_first").run_args(0)[-3:] == \
+        ["--icl-fill", "needed_first", "--quiet"]
+    assert "--icl-fill" not in experiment(["icl"]).run_args(0)
     row = {"kind": "reversals", "world_seed": 0, "preset": "quick", "params": {}, "method": "icl",
            "model": "tiny", "aug_source": None, "seed": 0}
     # Stored before the option existed: those ICL runs took the needed facts first.
-    assert experiments.experiment_from_run(row).icl_fill == "needed_first"
+    assert experiments.experiment_from_run(row).specs[0].icl_fill == "needed_first"
     stored = row | {"settings": {"icl_max_tokens": 0, "icl_fill": "sample"}}
-    assert experiments.experiment_from_run(stored).icl_fill == "sample"
+    assert experiments.experiment_from_run(stored).specs[0].icl_fill == "sample"
     with pytest.raises(LabError, match="ICL fill"):
-        experiments.Experiment(methods=["icl"], model="tiny", icl_fill="peek").validate()
+        experiment(["icl"], icl_fill="peek").validate()

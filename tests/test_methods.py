@@ -3,9 +3,9 @@
 import ast
 from pathlib import Path
 
-from core import progress
 from core.methods import METHODS, REGISTRY, get_method
 from core.paths import REPO_ROOT
+from core.queue import progress
 
 
 def test_phases_come_from_the_registry():

@@ -20,8 +20,8 @@ import json
 import pytest
 import torch
 
-from core import generation, models, scoring
 from core.__main__ import main
+from core.lm import generation, models, scoring
 
 TOKEN_BOUND = 2e-4  # nats per scored token: see the module docstring
 
@@ -125,7 +125,7 @@ def test_many_choices_of_one_prompt_split_into_rows_and_still_score_alone(tiny_l
 
 
 def test_shared_prefix_attention_in_small_chunks_scores_the_same(tiny_lm, monkeypatch):
-    from core import prefix_attention
+    from core.lm import prefix_attention
     shared = "Facts: femp are more dangerous than glon. " * 5
     whole = scoring.loglikelihoods(tiny_lm, PAIRS, shared_context=shared)
     monkeypatch.setattr(prefix_attention, "SCORES_PER_CHUNK", 64)  # a query or two at a time

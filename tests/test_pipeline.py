@@ -6,12 +6,12 @@ import duckdb
 import pytest
 import torch
 
-from core import generation, models
 from core.errors import LabError
+from core.lm import generation, models
 from core.methods import METHODS, augment, icl
 from core.methods.finetune import FTConfig, make_examples, split_sentences, train
-from core.runner import RunSpec, execute, run_all
-from core.store import Store
+from core.running.runner import RunSpec, execute, run_all
+from core.storage.store import Store
 from core.worlds import build_world
 
 SMALL = {"n_facts": 6, "n_dimensions": 2}
@@ -279,8 +279,8 @@ def test_packed_batch_has_the_loss_of_a_padded_one(tiny_lm):
 def test_per_document_attention_has_the_loss_and_gradients_of_the_block_mask(default_lm):
     """Training's attention (each packed document on its own) computes what transformers'
     block-diagonal mask over the whole row computes, gradients included."""
+    from core.kernels.packed_attention import packed_rows
     from core.methods.finetune import _pack, _tokenize
-    from core.packed_attention import packed_rows
     rows = _tokenize(default_lm, [("", "glon are more dangerous than femp."),
                                   ("Did you know?", "\nyes, they are."), ("", "a")])
     batch = _pack(rows, default_lm.device)
@@ -314,7 +314,7 @@ def test_per_document_attention_has_the_loss_and_gradients_of_the_block_mask(def
 def test_the_gpu_block_mask_attends_as_the_per_document_loop():
     """The GPU's one-call path and the CPU's per-document loop give the same outputs and
     gradients, grouped heads included; a mask that lets documents see each other differs."""
-    from core.packed_attention import block_masked, per_document
+    from core.kernels.packed_attention import block_masked, per_document
     torch.manual_seed(0)
     position_ids = torch.tensor([[0, 1, 2, 3, 0, 1, 0, 1, 2, 3, 4]])
     shapes = [(1, 4, 11, 8), (1, 2, 11, 8), (1, 2, 11, 8)]  # 4 query heads share 2 key heads
@@ -338,7 +338,7 @@ def test_the_gpu_block_mask_attends_as_the_per_document_loop():
 def test_per_document_attention_under_autocast_computes_in_bf16_close_to_float32():
     """Under bf16 autocast scores and softmax stay in float32 and only the probabilities times
     the values run in bf16; the result stays within bf16 rounding of float32, and differs."""
-    from core.packed_attention import per_document
+    from core.kernels.packed_attention import per_document
     torch.manual_seed(0)
     position_ids = torch.tensor([list(range(40)) + list(range(25)) + list(range(60))])
     query, key, value = (torch.randn(1, heads, 125, 64) for heads in (9, 3, 3))
@@ -354,8 +354,8 @@ def test_worlds_stored_before_content_hashes_are_upgraded_or_kept_apart(tmp_path
     """A world id without a content hash (an older database) takes the new id when today's
     generator makes the same items, so its runs still count; when the generator changed, the
     world is kept as an earlier version and never pooled with the current one."""
-    from core.analysis import group_over_seeds, load_tables
-    from core.store import EARLIER_VERSION
+    from core.results.analysis import group_over_seeds, load_tables
+    from core.storage.store import EARLIER_VERSION
     store = Store(tmp_path / "lab.duckdb")
     same, changed = build_world("reversals", 0, overrides=SMALL), build_world("reversals", 1, overrides=SMALL)
     for world, run in ((same, "r-same"), (changed, "r-changed")):

@@ -1,4 +1,4 @@
-"""core.report: the self-contained HTML report, CSV and Parquet exports, the link to a view."""
+"""core.results.report: the self-contained HTML report, CSV and Parquet exports, the link to a view."""
 
 import io
 import re
@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from core import analysis, report
+from core.results import analysis, report
 
 
 def test_report_embeds_every_chart_and_plotly_js_once_inline(store, tables):
@@ -53,7 +53,7 @@ def test_report_charts_have_real_colours_even_after_streamlit_is_imported():
 
     import streamlit  # noqa: F401  (it changes plotly's default template)
 
-    from core import charts
+    from core.results import charts
     totals = pd.DataFrame({"heldout_accuracy": [0.5, 0.9], "flops": [1e12, 2e12], "label": ["a", "b"],
                            "run_id": ["r1", "r2"], "model": ["m", "m"], "seed": [0, 0]})
     colours = [t.marker.color for t in charts.compute_chart(totals).data if t.marker.color]

@@ -1,7 +1,7 @@
 """What the study predicts, on the default model: the quick `reversals` world, the quick
 `family` world's reversal curse, and every kind's pretrained accuracy at chance.
 
-The fine-tuning recipe was chosen on the dev seeds of `core.tuning` (100-102); these tests use
+The fine-tuning recipe was chosen on the dev seeds of `core.running.tuning` (100-102); these tests use
 seed 1, which no tuning and no code change was ever judged on (seed 0 was, before the dev
 seeds existed).
 
@@ -14,8 +14,8 @@ import dataclasses
 
 import pytest
 
-from core.runner import RunSpec, execute
-from core.tuning import DEV_SEEDS
+from core.running.runner import RunSpec, execute
+from core.running.tuning import DEV_SEEDS
 from core.worlds import build_world
 
 SEED = 1  # never used to choose a recipe or judge a change

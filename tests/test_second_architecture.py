@@ -9,12 +9,12 @@ import pytest
 import torch
 from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
 
-from core import models, scoring
-from core.fused_loss import causal_lm_loss
+from core.kernels.fused_loss import causal_lm_loss
+from core.kernels.packed_attention import packed_rows
+from core.lm import models, scoring
 from core.methods import METHODS
 from core.methods.finetune import FTConfig, _pack, _tokenize
-from core.packed_attention import packed_rows
-from core.runner import RunSpec, execute
+from core.running.runner import RunSpec, execute
 from core.worlds import build_world
 
 SMALL = {"n_facts": 6, "n_dimensions": 2}

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.errors import LabError
 from core.paths import REPO_ROOT
-from core.store import Store
+from core.storage.store import Store
 
 DEAD_PID = 2 ** 22 + 12345  # above Linux's default pid_max: no such process
 

@@ -1,10 +1,10 @@
 """The study command on the tiny model: every method and source, summarized, and resumable."""
 
-from core import results_file
 from core.methods import METHODS
 from core.methods.finetune import FTConfig
-from core.store import Store
-from core.study import CAPTION, markdown, run_study, study_records, study_specs, study_table
+from core.results import results_file
+from core.running.study import CAPTION, markdown, run_study, study_records, study_specs, study_table
+from core.storage.store import Store
 
 
 def test_study_runs_every_method_and_source_once_and_resumes(tiny_lm, tmp_path):

@@ -3,9 +3,9 @@ dropped once it cannot reach the bar, the cheapest passing candidate chosen."""
 
 import pytest
 
-from core import tuning
 from core.errors import LabError
-from core.tuning import Trial
+from core.running import tuning
+from core.running.tuning import Trial
 
 
 def trials(epochs, lr, seed, ft_forward, local_forward, local_reversal):

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from core import whatif
+from core.results import whatif
 
 
 def test_break_even_is_where_fixed_plus_per_query_lines_cross():

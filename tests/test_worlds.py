@@ -33,7 +33,7 @@ def test_a_dressed_augmentation_never_shows_the_answer_before_its_statement(kind
     import random
     import re
 
-    from core.audit import item_statement, normalize
+    from core.results.audit import item_statement, normalize
     world = build_world(kind, 0)
     items = {}
     for item in world.items:

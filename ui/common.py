@@ -7,22 +7,36 @@ from pathlib import Path
 
 import streamlit as st
 
-from core import analysis
 from core.errors import LabError
-from core.paths import default_db_path
-from core.store import Store
+from core.paths import confined, default_db_path
+from core.results import analysis
+from core.storage.store import Store
 
 RUN_COMMAND = ("python -m core run --world reversals "
                "--methods pretrained,icl,ft,ft_local,ft_global,ft_local_global")
 
 
 def database_box() -> str:
-    """The database file, kept in the link (?db=) so a copied link reopens the same view."""
+    """The database file, kept in the link (?db=) so a copied link reopens the same view; a
+    file in the data folder (a name is taken there), nothing outside it."""
     if "db" not in st.session_state:
         st.session_state.db = st.query_params.get("db") or str(default_db_path())
-    db = st.text_input("Database file", key="db")
+    db = st.text_input("Database file", key="db", help=DATABASE_HELP)
     st.query_params["db"] = db
-    return db
+    return confined_or_stop(db, "the database file")
+
+
+DATABASE_HELP = "a DuckDB file in the lab's data folder; a bare name is taken there"
+
+
+def confined_or_stop(path: str, what: str, roots: list[Path] | None = None) -> str:
+    """`path` inside the data folder (or `roots`), or an error on the page and nothing more:
+    a browser user reads and writes only there."""
+    try:
+        return str(confined(path, what, roots))
+    except LabError as error:
+        st.error(str(error))
+        st.stop()
 
 
 @st.cache_data(ttl=10, show_spinner="Reading the database…")

@@ -3,7 +3,7 @@ else (the runner, the job queue's phases, the what-if model, the study, the page
 
 Kept free of heavy imports so that light code (the job queue's worker, the pages) can read it
 without importing torch. Adding a method is one `register(Method(...))` here and its
-implementation where its kind of work is done (`core/runner.py`, `execute`).
+implementation where its kind of work is done (`core/running/runner.py`, `execute`).
 """
 
 from __future__ import annotations

@@ -20,15 +20,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from core import generation
-from core.costs import forward_flops
 from core.errors import LabError
+from core.lm import generation
+from core.lm.models import LM
+from core.methods.config import SOURCES
 from core.methods.finetune import split_sentences
 from core.methods.icl import INSTRUCTION, SEPARATOR
-from core.models import LM
+from core.running.costs import forward_flops
 from core.worlds import World
 
-SOURCES = ("oracle", "model")
 SCOPES = ("local", "global")
 
 LOCAL_PROMPT = (

@@ -15,16 +15,17 @@ from dataclasses import dataclass, field
 
 import torch
 
-from core import heap, models
-from core.costs import train_flops
 from core.errors import LabError
-from core.fused_loss import IGNORE, causal_lm_loss
-from core.fused_norm import fused_rms_norms
-from core.fused_rotary import fused_rotary
-from core.models import LM
-from core.packed_attention import packed_rows
+from core.kernels import heap
+from core.kernels.fused_loss import IGNORE, causal_lm_loss
+from core.kernels.fused_norm import fused_rms_norms
+from core.kernels.fused_rotary import fused_rotary
+from core.kernels.packed_attention import packed_rows
+from core.lm import models
+from core.lm.models import LM
+from core.methods.config import FTConfig
+from core.running.costs import train_flops
 
-SPLITTINGS = ("none", "independent", "cumulative")
 # Packed rows are padded to a multiple of this many tokens (a document of its own, no loss).
 # The bf16 matrix-multiply library keeps compiled kernels for every shape it meets; a new row
 # length every step scattered them through the heap that `heap.kept` keeps, and the heap grew
@@ -38,39 +39,6 @@ ROW_MULTIPLE_FLOAT32 = 8
 
 def row_multiple(bf16: bool) -> int:
     return ROW_MULTIPLE if bf16 else ROW_MULTIPLE_FLOAT32
-
-
-@dataclass
-class FTConfig:
-    """Full fine-tuning, batch 8, lr 2e-4 with warmup and cosine decay, 8 epochs: the recipe
-    `python -m core tune` chose on the dev seeds (core/tuning.py), never on the seeds the
-    tests and the study report. The rule, the candidates and their scores: docs/recipe.md."""
-
-    mode: str = "full"  # full or lora
-    splitting: str = "none"  # none, independent or cumulative
-    epochs: int = 8
-    lr: float = 2e-4
-    batch_size: int = 8
-    warmup_steps: int = 4
-    weight_decay: float = 0.0
-    lora_rank: int = 16
-    lora_alpha: int = 32
-    max_steps: int = 0  # 0: epochs decide
-    seed: int = 0
-
-    def validate(self) -> FTConfig:
-        if self.mode not in ("full", "lora"):
-            raise LabError(f"fine-tuning mode must be 'full' or 'lora', got '{self.mode}'")
-        if self.splitting not in SPLITTINGS:
-            raise LabError(f"sentence splitting must be one of {', '.join(SPLITTINGS)}, "
-                           f"got '{self.splitting}'")
-        for name, low, high in (("epochs", 1, 1000), ("batch_size", 1, 1024), ("lora_rank", 1, 512)):
-            if not low <= getattr(self, name) <= high:
-                raise LabError(f"fine-tuning {name} must be between {low} and {high}, "
-                               f"got {getattr(self, name)}")
-        if not 0 < self.lr < 1:
-            raise LabError(f"fine-tuning lr must be between 0 and 1, got {self.lr}")
-        return self
 
 
 @dataclass

@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.errors import LabError
-from core.models import LM
+from core.lm.models import LM
+from core.methods.config import FILLS
 from core.worlds import Document, Item
 
 INSTRUCTION = "Use the following facts to answer.\n\n"
 SEPARATOR = "\n\n"
-FILLS = ("sample", "needed_first")  # how a training set too long for the context is cut
 
 
 @dataclass

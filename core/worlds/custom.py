@@ -33,6 +33,7 @@ from core.paths import REPO_ROOT
 from core.worlds.base import Document, Fact, Item, Verdict, World, WorldKind, param
 
 DEFAULT_PATH = "data/examples/custom_example.jsonl"
+EXAMPLES_DIR = REPO_ROOT / "data" / "examples"  # in git: the example files
 MAX_EDGES = 3000  # the picture stays readable and cheap for large files
 OPTIONAL_FIELDS = {"fact_ids"}
 FIELDS = {

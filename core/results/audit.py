@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from core.store import Store
+from core.storage.store import Store
 
 # What a reader sees for each statement. A repeated training sentence is shown as such
 # whatever its label: it teaches the fine-tuned model nothing new.
@@ -174,12 +174,7 @@ def augmented_runs(store: Store) -> pd.DataFrame:
     """Complete runs that augmented their data (they have a source), newest first, even those
     whose source wrote nothing, with a label a reader can pick from:
     'ft_local (model) · tiny · reversals seed 0 · 1ea91f98'."""
-    runs = store.query("""
-        SELECT r.run_id, r.method, r.aug_source, r.model, r.seed, r.world_id, w.kind,
-               w.seed AS world_seed, r.created_at, count(a.run_id) AS statements
-        FROM runs r LEFT JOIN augmentations a USING (run_id) LEFT JOIN worlds w USING (world_id)
-        WHERE r.status = 'complete' AND (r.aug_source IS NOT NULL OR a.run_id IS NOT NULL)
-        GROUP BY ALL ORDER BY r.created_at DESC""")
+    runs = store.augmented_runs()
     runs["label"] = [run_label(row) for row in runs.itertuples()]
     return runs
 

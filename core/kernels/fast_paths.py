@@ -2,9 +2,9 @@
 
 Each fast path knows the models it was written and tested for, and any other model runs
 transformers' own code for that part:
-- `fused_norm` (core/fused_norm.py): RMSNorm classes listed in its SUPPORTED;
-- `fused_rotary` (core/fused_rotary.py): the modeling modules listed in its SUPPORTED;
-- `fused_loss` (core/fused_loss.py): heads that are a plain linear map (no bias, scale or
+- `fused_norm` (core/kernels/fused_norm.py): RMSNorm classes listed in its SUPPORTED;
+- `fused_rotary` (core/kernels/fused_rotary.py): the modeling modules listed in its SUPPORTED;
+- `fused_loss` (core/kernels/fused_loss.py): heads that are a plain linear map (no bias, scale or
   soft-capping);
 - `packed_attention` and `prefix_attention` (training rows of several documents; scoring and
   generation after a shared context): any model that passes position ids to its attention
@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import torch
 
-from core import fused_norm, fused_rotary
-from core.fused_loss import _plain_head
+from core.kernels import fused_norm, fused_rotary
+from core.kernels.fused_loss import _plain_head
 
 
 def used(model: torch.nn.Module) -> list[str]:

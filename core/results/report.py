@@ -14,8 +14,8 @@ from urllib.parse import urlencode
 
 import pandas as pd
 
-from core import charts
-from core.analysis import Tables, pool_by_label
+from core.results import charts
+from core.results.analysis import Tables, pool_by_label
 
 EXPORT_COLUMNS = ["run_id", "label", "method", "aug_source", "model", "seed", "kind", "preset",
                   "world_seed", "world_params", "settings", "split", "n", "correct", "accuracy",

@@ -60,7 +60,7 @@ def run_trials(lm, candidates: Sequence[tuple[int, float]] = CANDIDATES,
                earlier: Sequence[Trial] = ()) -> list[Trial]:
     """Train and score every candidate on every dev seed's quick reversals world; trials in
     `earlier` (an interrupted tuning's log) are taken as they are, not run again."""
-    from core.runner import RunSpec, execute
+    from core.running.runner import RunSpec, execute
     from core.worlds import build_world
     overlap = set(seeds) & set(REPORTED_SEEDS)
     if overlap:

@@ -1,6 +1,6 @@
 """Plotly figures shared by the app's pages and the HTML report (no streamlit here).
 
-Each builder takes the data frames of `core.analysis` and returns a titled figure whose axes
+Each builder takes the data frames of `core.results.analysis` and returns a titled figure whose axes
 carry units and whose legend names methods as a newcomer reads them.
 """
 
@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from core.analysis import frontier
+from core.results.analysis import frontier
 
 # The toolbar's camera icon downloads the chart; SVG keeps it sharp in slides and papers.
 CONFIG = {"displaylogo": False,

@@ -22,9 +22,11 @@ import pandas as pd
 
 from core.errors import LabError
 from core.paths import default_db_path
+from core.storage.queries import Queries
 
 if TYPE_CHECKING:
-    from core.runner import RunResult, RunSpec
+    from core.running.result import RunResult
+    from core.running.spec import RunSpec
     from core.worlds import World
 
 SCHEMA = """
@@ -61,7 +63,7 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-class Store:
+class Store(Queries):
     """`Store(path)` opens for writing: it creates the file and its schema, migrates an older
     file, and marks runs whose process died. `Store(path, read_only=True)`, what every page
     opens on every rerun, does none of that and takes no write lock; a file that does not
@@ -214,61 +216,6 @@ class Store:
                 raise LabError(f"cannot read database {self.path}: {str(error).splitlines()[0]}"
                                " (run anything that writes to it once, such as python -m core "
                                "run, to bring it up to date)") from None
-
-    def runs(self) -> pd.DataFrame:
-        return self.query("""
-            SELECT r.run_id, r.method, r.model, r.aug_source, r.seed, r.status, r.error,
-                   w.kind, w.preset, w.seed AS world_seed, r.created_at, r.finished_at, r.settings,
-                   r.extra, r.world_id
-            FROM runs r LEFT JOIN worlds w USING (world_id) ORDER BY r.created_at""")
-
-    def metrics(self) -> pd.DataFrame:
-        return self.query("""
-            SELECT m.*, r.method, r.model, r.aug_source, r.seed, w.kind, w.preset, r.world_id
-            FROM metrics m JOIN runs r USING (run_id) LEFT JOIN worlds w USING (world_id)
-            WHERE r.status = 'complete' ORDER BY r.created_at, m.split""")
-
-    def run_totals(self) -> pd.DataFrame:
-        """One row per complete run: held-out accuracy (over items of the world's held-out
-        splits) and total compute over all phases."""
-        return self.query("""
-            WITH cost AS (SELECT run_id, sum(flops) AS flops, sum(seconds) AS seconds,
-                                 sum(tokens) AS tokens, max(peak_mb) AS peak_mb
-                          FROM costs GROUP BY run_id),
-                 held AS (SELECT p.run_id, avg(p.correct::INTEGER) AS heldout_accuracy,
-                                 count(*) AS heldout_items
-                          FROM predictions p JOIN runs r USING (run_id)
-                          JOIN items i ON i.world_id = r.world_id AND i.item_id = p.item_id
-                          WHERE i.held_out GROUP BY p.run_id)
-            SELECT r.run_id, r.method, r.model, r.aug_source, r.seed, w.kind, w.preset,
-                   r.world_id, held.heldout_accuracy, held.heldout_items, cost.flops,
-                   cost.seconds, cost.tokens, cost.peak_mb
-            FROM runs r JOIN cost USING (run_id) LEFT JOIN held USING (run_id)
-            LEFT JOIN worlds w USING (world_id)
-            WHERE r.status = 'complete' ORDER BY r.created_at""")
-
-    def loss_curves(self, run_ids: list[str]) -> pd.DataFrame:
-        return self.query("SELECT l.*, r.method, r.aug_source FROM loss_curves l JOIN runs r "
-                          "USING (run_id) WHERE list_contains(?, run_id) ORDER BY run_id, step",
-                          [run_ids])
-
-    def predictions(self, run_id: str) -> pd.DataFrame:
-        """Every item of a run: prompt, choices, log-probabilities, choice made, right or wrong,
-        and the facts the item needs."""
-        return self.query("""
-            SELECT p.item_id, p.split, i.prompt, i.choices, p.logprobs, p.choice, p.answer,
-                   p.correct, i.fact_ids, i.held_out
-            FROM predictions p JOIN runs r USING (run_id)
-            LEFT JOIN items i ON i.world_id = r.world_id AND i.item_id = p.item_id
-            WHERE p.run_id = ? ORDER BY p.split, p.item_id""", [run_id])
-
-    def augmentations(self, run_ids: list[str]) -> pd.DataFrame:
-        return self.query("SELECT a.*, r.method, r.model FROM augmentations a JOIN runs r "
-                          "USING (run_id) WHERE list_contains(?, run_id)", [run_ids])
-
-    def run_costs(self, run_ids: list[str]) -> pd.DataFrame:
-        return self.query("SELECT * FROM costs WHERE list_contains(?, run_id)", [run_ids])
-
 
 
 def _alive(pid: int | None) -> bool:

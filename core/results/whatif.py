@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from core.methods import FINE_TUNING, REGISTRY
-from core.store import Store
+from core.storage.store import Store
 
 ICL = next(name for name, m in REGISTRY.items() if m.reads_context)
 UNITS = {"flops": "FLOPs", "seconds": "seconds", "dollars": "dollars"}
@@ -231,18 +231,7 @@ def _interval(icl_runs: pd.DataFrame, ft_runs: pd.DataFrame, unit: str,
 def options(store: Store) -> pd.DataFrame:
     """(world, model) pairs with complete runs, the most useful first: those with both ICL and
     a fine-tuning method, then the most recent."""
-    frame = store.query("""
-        SELECT r.world_id, r.model, any_value(w.kind) AS kind, any_value(w.preset) AS preset,
-               any_value(w.seed) AS world_seed, count(*) AS runs,
-               bool_or(r.method = $icl) AS has_icl,
-               bool_or(list_contains($fine_tuning, r.method)) AS has_ft,
-               max(r.created_at) AS latest
-        FROM runs r LEFT JOIN worlds w USING (world_id)
-        WHERE r.status = 'complete'
-        GROUP BY r.world_id, r.model
-        ORDER BY (bool_or(r.method = $icl)
-                  AND bool_or(list_contains($fine_tuning, r.method))) DESC,
-                 latest DESC""", {"icl": ICL, "fine_tuning": list(FINE_TUNING)})
+    frame = store.world_model_pairs(ICL, FINE_TUNING)
     frame["world_label"] = [f"{k} {p} seed {s} ({w})" if isinstance(k, str) else w
                             for k, p, s, w in zip(frame["kind"], frame["preset"],
                                                   frame["world_seed"], frame["world_id"])]
@@ -251,26 +240,5 @@ def options(store: Store) -> pd.DataFrame:
 
 def load_calibration(store: Store, world_id: str, model: str) -> pd.DataFrame:
     """Calibrated costs (see `calibrate`) of every complete run of one world and model."""
-    raw = store.query("""
-        WITH phase AS (
-            SELECT run_id,
-                   sum(flops) FILTER (WHERE phase = 'augment') AS augment_flops,
-                   sum(seconds) FILTER (WHERE phase = 'augment') AS augment_seconds,
-                   sum(flops) FILTER (WHERE phase = 'train') AS train_flops,
-                   sum(seconds) FILTER (WHERE phase = 'train') AS train_seconds,
-                   sum(flops) FILTER (WHERE phase = 'evaluate') AS eval_flops,
-                   sum(seconds) FILTER (WHERE phase = 'evaluate') AS eval_seconds,
-                   sum(tokens) FILTER (WHERE phase = 'evaluate') AS eval_tokens
-            FROM costs GROUP BY run_id),
-        answered AS (
-            SELECT p.run_id, count(*) AS items,
-                   avg(p.correct::INTEGER) FILTER (WHERE i.held_out) AS heldout_accuracy
-            FROM predictions p JOIN runs r USING (run_id)
-            LEFT JOIN items i ON i.world_id = r.world_id AND i.item_id = p.item_id
-            GROUP BY p.run_id)
-        SELECT r.run_id, r.method, r.aug_source, r.seed, r.extra, r.created_at, phase.*
-               EXCLUDE (run_id), answered.items, answered.heldout_accuracy
-        FROM runs r JOIN phase USING (run_id) JOIN answered USING (run_id)
-        WHERE r.status = 'complete' AND r.world_id = ? AND r.model = ?
-        ORDER BY r.created_at""", [world_id, model])
+    raw = store.phase_costs(world_id, model)
     return calibrate(raw)

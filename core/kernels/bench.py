@@ -17,10 +17,11 @@ from datetime import date
 
 import torch
 
-from core import generation, hardware, models, scoring
+from core.lm import generation, models, scoring
+from core.lm.models import LM
 from core.methods import icl
 from core.methods.finetune import FTConfig, batch_order, lr_factor, make_examples, total_steps, train
-from core.models import LM
+from core.running import hardware
 from core.worlds import build_world
 
 
@@ -195,7 +196,7 @@ def bench_generation(lm: LM, world, n_prompts: int, max_new_tokens: int = 32) ->
 def _child_peak(code: str) -> tuple[float, float]:
     """Peak resident memory and peak GPU memory (MB; 0 without a GPU) of a fresh Python
     process running `code`."""
-    script = (f"{code}\nimport torch\nfrom core.bench import peak_rss_mb\n"
+    script = (f"{code}\nimport torch\nfrom core.kernels.bench import peak_rss_mb\n"
               "gpu = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else 0\n"
               "print(peak_rss_mb(), gpu)")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
@@ -206,7 +207,7 @@ def _child_peak(code: str) -> tuple[float, float]:
 def bench_memory(model: str, gpu: bool = False, tiny: bool = False) -> dict:
     """Peak memory of loading the model, and of the fine-tuning bench's 30 steps on the
     semantic world (8 documents of up to 135 tokens a step), full and LoRA."""
-    load = f"from core import models; lm = models.load({model!r})"
+    load = f"from core.lm import models; lm = models.load({model!r})"
     world = ("build_world('reversals', 0, 'quick', {{'n_facts': 4}})" if tiny
              else "build_world('semantic', 0, 'quick', {{}})")
     ft = ("from core.methods.finetune import FTConfig, make_examples, train\n"
@@ -252,7 +253,7 @@ def run(model: str = "default", size: str = "full", demo: bool = False) -> dict:
         figures.update(part())
         print(f"{name:<11} done in {time.perf_counter() - start:6.1f} s", file=sys.stderr)
     if demo:
-        from core.demo import run_demo
+        from core.running.demo import run_demo
         figures["demo_seconds"] = run_demo(model, quiet=True)["seconds"]
     return figures
 

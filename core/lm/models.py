@@ -1,6 +1,6 @@
 """Models: loading (`default`, `tiny`, a Hugging Face folder or id), the device, and putting
 trained weights back. The two operations every method is built on live beside it:
-log-likelihood of continuations (core/scoring.py) and generation (core/generation.py).
+log-likelihood of continuations (core/lm/scoring.py) and generation (core/lm/generation.py).
 
 Every sequence starts with the tokenizer's document-start token (`<|endoftext|>` for the
 default model), so the first real token is predicted like any other, and texts are encoded

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import psutil
 import torch
 
-from core.models import LM
+from core.lm.models import LM
 
 
 @dataclass

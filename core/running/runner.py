@@ -15,20 +15,23 @@ import random
 import traceback
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from core import fast_paths, hardware, models
-from core.audit import given_coverage
-from core.costs import Meter, PhaseCost, forward_flops
 from core.errors import LabError
-from core.evaluate import Prediction, SplitMetric, accuracy_by_split, evaluate
+from core.kernels import fast_paths
+from core.lm import models
+from core.lm.models import LM
 from core.methods import augment as augment_mod
 from core.methods import get_method, icl
-from core.methods.finetune import FTConfig, make_examples, train
-from core.models import LM
-from core.store import Store
-from core.worlds import Item, World, build_world, check_seed
+from core.methods.finetune import make_examples, train
+from core.results.audit import given_coverage
+from core.running import hardware
+from core.running.costs import Meter, PhaseCost, forward_flops
+from core.running.evaluate import Prediction, accuracy_by_split, evaluate
+from core.running.result import RunResult
+from core.running.spec import RunSpec
+from core.storage.store import Store
+from core.worlds import Item, World, build_world
 
 Progress = Callable[[str, float, str], None]  # phase, fraction done, message
 
@@ -39,73 +42,6 @@ Progress = Callable[[str, float, str], None]  # phase, fraction done, message
 # exactly ft's data) takes that run's trained result instead of computing it again, and
 # records which run it came from and what computing it cost.
 TrainingCache = dict[str, "RunResult"]
-
-
-@dataclass
-class RunSpec:
-    method: str
-    world_kind: str = "reversals"
-    world_seed: int = 0
-    preset: str = "quick"
-    overrides: dict[str, Any] = field(default_factory=dict)
-    model: str = "default"
-    aug_source: str = "oracle"
-    seed: int = 0
-    ft: FTConfig = field(default_factory=FTConfig)
-    icl_max_tokens: int = 0
-    icl_fill: str = "sample"  # icl.FILLS: a seeded sample, or needed facts first (upper bound)
-
-    def validate(self) -> RunSpec:
-        get_method(self.method)  # an unknown name is an error naming the known ones
-        check_seed(self.world_seed, "world seed")
-        check_seed(self.seed, "training seed")
-        if self.aug_source not in augment_mod.SOURCES:
-            raise LabError(f"augmentation source must be one of "
-                           f"{', '.join(augment_mod.SOURCES)}, got '{self.aug_source}'")
-        if self.icl_max_tokens < 0:
-            raise LabError("icl_max_tokens must be 0 (the model's context) or positive")
-        if self.icl_fill not in icl.FILLS:
-            raise LabError(f"ICL fill must be one of {', '.join(icl.FILLS)}, got '{self.icl_fill}'")
-        self.ft.validate()
-        return self
-
-    @property
-    def aug_source_used(self) -> str | None:
-        return self.aug_source if get_method(self.method).scopes else None
-
-    def settings(self) -> dict[str, Any]:
-        """What the run depends on besides world, method, model and seed."""
-        out: dict[str, Any] = {}
-        if get_method(self.method).trains:
-            out["ft"] = dataclasses.asdict(self.ft)
-        if get_method(self.method).reads_context:
-            out["icl_max_tokens"] = self.icl_max_tokens
-            out["icl_fill"] = self.icl_fill
-        return out
-
-
-@dataclass
-class RunResult:
-    run_id: str
-    spec: RunSpec
-    metrics: list[SplitMetric]
-    costs: list[PhaseCost]
-    predictions: list[Prediction]
-    augmentations: list[augment_mod.Augmentation] = field(default_factory=list)
-    losses: list[dict] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def summary(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "method": self.spec.method, "model": self.spec.model,
-                "aug_source": self.spec.aug_source_used, "world": self.spec.world_kind,
-                "world_seed": self.spec.world_seed, "seed": self.spec.seed,
-                "accuracy": {m.split: round(m.accuracy, 4) for m in self.metrics},
-                "interval": {m.split: [round(m.low, 4), round(m.high, 4)] for m in self.metrics},
-                "chance": {m.split: m.chance for m in self.metrics},
-                "cost": {c.phase: {"tokens": c.tokens, "flops": c.flops,
-                                   "seconds": round(c.seconds, 2), "peak_mb": round(c.peak_mb)}
-                         for c in self.costs},
-                **self.extra}
 
 
 def _eval_cost(lm: LM, items: Sequence[Item], prefix_tokens: int) -> tuple[int, float, float]:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import torch
 
+from core.paths import REPO_ROOT
+
 
 def cpu_flags() -> set[str]:
     try:
@@ -48,12 +50,11 @@ def code_version() -> str:
     """The commit this code came from ("+changes" when the checkout has uncommitted edits), or
     "unknown" outside a git checkout; recorded with every run so a table says what made it."""
     import subprocess
-    root = Path(__file__).resolve().parent.parent
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=root,
+        commit = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=REPO_ROOT,
                                 capture_output=True, text=True, timeout=10).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
+                               cwd=REPO_ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return (commit + ("+changes" if dirty else "")) if commit else "unknown"

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import torch
 from transformers import DynamicCache
 
-from core import prefix_attention
-from core.models import LM
+from core.lm import prefix_attention
+from core.lm.models import LM
 
 
 def _generate_chunk(lm: LM, chunk: list[list[int]], shared: prefix_attention.SharedPrefix,

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from core import analysis
 from core.errors import LabError
-from core.store import Store
+from core.results import analysis
+from core.storage.store import Store
 
 RUN_KEYS = ("run_id", "kind", "preset", "world_seed", "seed", "method", "aug_source", "model",
             "settings", "world_params", "world_version", "created_at", "code_version",

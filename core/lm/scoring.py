@@ -1,10 +1,10 @@
 """Log-likelihood of continuations, the operation every score in the lab comes from.
 
 Many (context, continuation) pairs share one long context (an ICL prompt): it is encoded once
-and attended to in place (core/prefix_attention.py); each item's prompt is encoded once for
+and attended to in place (core/lm/prefix_attention.py); each item's prompt is encoded once for
 all its choices, each choice attending only to its own prompt (`_item_mask`); and the
 vocabulary projection runs only where a token is scored. Texts are encoded piece by piece and
-the ids concatenated, with the same boundaries as in training and generation (core/models.py).
+the ids concatenated, with the same boundaries as in training and generation (core/lm/models.py).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import torch
 
-from core import prefix_attention
 from core.errors import LabError
-from core.models import LM
+from core.lm import prefix_attention
+from core.lm.models import LM
 
 TOKEN_BUDGET = 4096  # tokens (rows x length) per forward pass after the shared context
 

@@ -7,10 +7,10 @@ import sys
 import time
 from collections import defaultdict
 
-from core import hardware
 from core.methods import METHODS
-from core.runner import RunSpec, run_all
-from core.store import Store
+from core.running import hardware
+from core.running.runner import RunSpec, run_all
+from core.storage.store import Store
 
 
 def run_demo(model: str = "default", db: str | None = None, aug_source: str = "oracle",
@@ -20,7 +20,7 @@ def run_demo(model: str = "default", db: str | None = None, aug_source: str = "o
     specs = [RunSpec(method=m, model=model, aug_source=aug_source) for m in METHODS]
     lm_cache: dict = {}
     loading = time.perf_counter()
-    from core import models
+    from core.lm import models
     lm_cache[model] = models.load(model)
     load_s = time.perf_counter() - loading
     results = run_all(specs, Store(db), progress=progress, lm_cache=lm_cache)

@@ -11,10 +11,10 @@ Every job is a handful of small files under data/jobs/, each written by one part
     <id>.rc             the command's exit code (the worker)
     <id>.cancelled      present once someone cancelled it (`cancel`)
 
-Launching a user's experiment (the form's settings, one job per seed) is core/experiment.py;
-what a running command reports and how far along it is, core/progress.py.
+Launching a user's experiment (the form's settings, one job per seed) is core/queue/experiment.py;
+what a running command reports and how far along it is, core/queue/progress.py.
 
-The process is a small worker (`python -m core.jobs DIR ID ARGS...`, `_work` below) that
+The process is a small worker (`python -m core.queue.jobs DIR ID ARGS...`, `_work` below) that
 waits for its turn on an exclusive lock on data/jobs/queue.lock, runs `python -m core ARGS`,
 and writes the exit code. Its state is read from those files and whether it is alive:
 queued, running, finished, failed or cancelled.
@@ -35,7 +35,7 @@ from pathlib import Path
 
 from core.errors import LabError
 from core.paths import REPO_ROOT, data_dir, write_atomic
-from core.progress import eta_seconds, overall_fraction
+from core.queue.progress import eta_seconds, overall_fraction
 
 STATES = ("queued", "running", "finished", "failed", "cancelled")
 ACTIVE = ("queued", "running")
@@ -72,7 +72,7 @@ def submit(args: list[str], label: str = "") -> dict:
         job_id = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     with open(directory / f"{job_id}.log", "w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "core.jobs", str(directory), job_id, *args],
+            [sys.executable, "-m", "core.queue.jobs", str(directory), job_id, *args],
             cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     record = {"job_id": job_id, "args": list(args), "label": label or shlex.join(args[:1]),

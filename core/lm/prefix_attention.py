@@ -22,7 +22,7 @@ from transformers import DynamicCache
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 from transformers.modeling_utils import AttentionInterface
 
-from core import attention
+from core.lm import attention
 
 NAME = "lab_shared_prefix"
 SCORES_PER_CHUNK = 1 << 25  # score entries computed at once (128 MB of float32)

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from core import analysis, results_file
 from core.methods import METHODS, get_method
-from core.runner import RunSpec, run_all
-from core.store import Store
+from core.results import analysis, results_file
+from core.running.runner import RunSpec, run_all
+from core.storage.store import Store
 from core.worlds import build_world
 
 CAPTION = ("Accuracy per split: mean over seeds [95% interval]. " + analysis.INTERVAL_NOTE +
@@ -51,13 +51,8 @@ def _latest_complete(store: Store, spec: RunSpec) -> str | None:
     settings), or None."""
     world_id = _world_id(spec.world_kind, spec.world_seed, spec.preset,
                          json.dumps(spec.overrides, sort_keys=True))
-    found = store.query(
-        "SELECT run_id FROM runs WHERE status = 'complete' AND world_id = ? AND method = ? "
-        "AND model = ? AND aug_source IS NOT DISTINCT FROM ? AND seed = ? AND settings = ?::JSON "
-        "ORDER BY finished_at DESC LIMIT 1",
-        [world_id, spec.method, spec.model, spec.aug_source_used, spec.seed,
-         json.dumps(spec.settings())])
-    return None if found.empty else str(found["run_id"][0])
+    return store.latest_complete_run(world_id, spec.method, spec.model, spec.aug_source_used,
+                                     spec.seed, spec.settings())
 
 
 def run_study(specs: Sequence[RunSpec], store: Store, progress=None, on_result=None) -> int:

@@ -1,6 +1,6 @@
 """Analysis of stored runs: the tables behind the Results, Runs, Compare and Share pages.
 
-Everything here takes data frames read through `core.store.Store` and returns data frames, so
+Everything here takes data frames read through `core.storage.store.Store` and returns data frames, so
 the pages only draw. The pieces:
 
 - `load_tables`: runs (with their world's parameters, held-out accuracy and total compute),
@@ -23,23 +23,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.evaluate import wilson_interval
-from core.store import Store
+from core.running.evaluate import wilson_interval
+from core.storage.store import Store
 
 Z95 = 1.96
 # What makes two runs "the same experiment": everything but the world seed and the training seed.
 GROUP_COLUMNS = ["kind", "preset", "world_params", "world_version", "method", "model",
                  "aug_source", "settings"]
 PHASES = ("augment", "train", "evaluate")
-
-RUNS_SQL = """
-    SELECT r.run_id, r.status, r.error, r.method, r.model, r.aug_source, r.seed, w.kind,
-           w.preset, w.seed AS world_seed, w.params AS world_params, r.settings, r.extra,
-           r.world_id, r.created_at, r.finished_at,
-           CASE WHEN r.world_id LIKE '%:earlier-version' THEN 'earlier' ELSE 'current' END
-               AS world_version
-    FROM runs r LEFT JOIN worlds w USING (world_id) ORDER BY r.created_at, r.run_id"""
-
 
 @dataclass
 class Tables:
@@ -66,7 +57,7 @@ def run_label(run: pd.Series | dict) -> str:
 
 def load_tables(store: Store) -> Tables:
     """Every run with its world parameters, held-out accuracy and compute; metrics; costs."""
-    runs = store.query(RUNS_SQL)
+    runs = store.runs()
     totals = store.run_totals()[["run_id", "heldout_accuracy", "heldout_items", "flops",
                                  "seconds", "tokens", "peak_mb"]]
     runs = runs.merge(totals, on="run_id", how="left")
@@ -74,7 +65,7 @@ def load_tables(store: Store) -> Tables:
     runs["settings"] = [_canonical(s, drop_seed=True) for s in runs["settings"]]
     runs["label"] = [method_label(m, a) for m, a in zip(runs["method"], runs["aug_source"])]
     runs["run_label"] = [run_label(r) for r in runs.to_dict("records")]
-    curved = store.query("SELECT DISTINCT run_id FROM loss_curves")["run_id"]
+    curved = store.runs_with_loss_curves()
     runs["has_loss_curve"] = runs["run_id"].isin(curved)
     extra = [_loads(e) or {} for e in runs["extra"]]
     # Held-out items whose statement the run was given word for word (training data with its
@@ -92,8 +83,7 @@ def loss_table(store: Store, run_ids: Sequence[str]) -> pd.DataFrame:
     curves = store.loss_curves(list(run_ids))
     if curves.empty:
         return curves.assign(label=pd.Series(dtype=str))
-    runs = store.query("SELECT run_id, method, aug_source, seed FROM runs WHERE list_contains(?, run_id)",
-                       [list(run_ids)])
+    runs = store.run_labels(run_ids)
     labels = {r["run_id"]: run_label(r) for r in runs.to_dict("records")}
     return curves.assign(label=curves["run_id"].map(labels))
 

@@ -8,8 +8,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core import scoring
-from core.models import LM
+from core.lm import scoring
+from core.lm.models import LM
 from core.worlds import Item
 
 

@@ -1,0 +1,2 @@
+"""The language model: loading, scoring by likelihood, generation, and the attention used
+after a shared context."""
