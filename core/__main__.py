@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -81,22 +82,49 @@ def cmd_run(args: argparse.Namespace) -> None:
         tracker.finish()
 
 
+def _writable(path: Path, what: str) -> Path:
+    """Checked before any work: a folder, a missing folder or a read-only place is an error
+    now, not after the scoring or training it would have kept."""
+    if path.is_dir():
+        raise LabError(f"{what} {path} is a folder; give a file name")
+    if not path.parent.is_dir():
+        raise LabError(f"{what} {path}: folder {path.parent} does not exist")
+    if not os.access(path if path.exists() else path.parent, os.W_OK):
+        raise LabError(f"{what} {path} cannot be written here")
+    return path
+
+
 def cmd_score(args: argparse.Namespace) -> None:
     from core.lm import models, scoring
+    out = _writable(Path(args.out), "--out")
+    pairs = Path(args.pairs)
+    if not pairs.is_file():
+        raise LabError(f"--pairs {pairs}: file not found")
+    try:
+        lines = pairs.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise LabError(f"{pairs} is not UTF-8 text (a JSON Lines file is)") from None
     rows = []
-    for number, line in enumerate(Path(args.pairs).read_text().splitlines(), 1):
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
-            rows.append((row["id"], str(row["context"]), str(row["continuation"])))
-        except (json.JSONDecodeError, KeyError, TypeError) as error:
+            rows.append((row["id"], str(row["context"]), str(row["continuation"]), number))
+        except (json.JSONDecodeError, KeyError, TypeError, RecursionError) as error:
             raise LabError(f"{args.pairs} line {number}: expected "
                            f'{{"id", "context", "continuation"}} ({error})') from None
     lm = models.load(args.model)
-    scores = scoring.loglikelihoods(lm, [(c, x) for _, c, x in rows])
-    Path(args.out).write_text("".join(json.dumps({"id": i, "loglik": s}) + "\n"
-                                      for (i, _, _), s in zip(rows, scores)))
+    longest = getattr(lm.model.config, "max_position_embeddings", None)
+    for _, context, continuation, number in rows:
+        # Counted as a row is scored: the start token, the context, the continuation.
+        tokens = len(lm.start_ids) + len(lm.encode(context)) + len(lm.encode(continuation))
+        if longest and tokens > longest:
+            raise LabError(f"{args.pairs} line {number}: {tokens} tokens of context and "
+                           f"continuation, more than the model's {longest}")
+    scores = scoring.loglikelihoods(lm, [(c, x) for _, c, x, _ in rows])
+    out.write_text("".join(json.dumps({"id": i, "loglik": s}) + "\n"
+                           for (i, _, _, _), s in zip(rows, scores)))
     print(json.dumps({"pairs": len(rows), "out": args.out}))
 
 

@@ -62,8 +62,11 @@ if kind == "custom":
                               type=["jsonl", "json", "txt"])
     if upload is not None:
         # The path widget below starts from the saved upload; errors name the line and field.
-        st.session_state[f"world-custom-{preset}-path"] = str(save_upload(upload.getvalue(),
-                                                                             upload.name))
+        try:
+            saved = save_upload(upload.getvalue(), upload.name)
+            st.session_state[f"world-custom-{preset}-path"] = str(saved)
+        except LabError as error:
+            st.error(str(error))
 
 with st.expander("Parameters", expanded=kind == "custom"):
     overrides = parameter_widgets(kind, preset, "world")
@@ -143,7 +146,10 @@ with run_col.form("launch"):
         if not methods:
             st.error("Choose at least one method.")
         else:
-            st.session_state.setdefault("jobs", []).append(jobs.launch(args, db)["job_id"])
+            try:
+                st.session_state.setdefault("jobs", []).append(jobs.launch(args, db)["job_id"])
+            except LabError as error:
+                st.error(str(error))
 
 for job_id in st.session_state.get("jobs", []):
     job = jobs.status(job_id)

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import LabError
+from core.limits import check, limits
 from core.methods import METHODS
-from core.queue.jobs import launch
+from core.queue.jobs import check_room, launch
 from core.running.spec import RunSpec, command_args, spec_from_stored
 
 
@@ -77,6 +78,8 @@ class Experiment:
             raise LabError("choose at least one method")
         if not self.seeds:
             raise LabError("give at least one seed, e.g. 0 or 0,1,2")
+        check(len(self.seeds), limits().seeds_per_launch, "training seeds in one launch",
+              "seeds_per_launch")
         model = check_model(self.specs[0].model)
         self.specs = [dataclasses.replace(s, model=model).validate() for s in self.specs]
         first = self.specs[0]
@@ -98,6 +101,7 @@ class Experiment:
     def launch(self, db: str | Path | None = None) -> list[dict]:
         """Validate, then queue one job per training seed."""
         self.validate()
+        check_room(len(self.seeds))
         return [launch(self.run_args(seed), db, self.label(seed)) for seed in self.seeds]
 
 

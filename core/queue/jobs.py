@@ -34,6 +34,7 @@ from datetime import datetime
 from pathlib import Path
 
 from core.errors import LabError
+from core.limits import check, limits
 from core.paths import REPO_ROOT, data_dir, write_atomic
 from core.queue.progress import eta_seconds, overall_fraction
 
@@ -66,6 +67,7 @@ def submit(args: list[str], label: str = "") -> dict:
     """Queue `python -m core ARGS` as a job; returns its status. The job starts once every job
     launched before it has ended."""
     directory = jobs_dir()
+    check_room(1)
     # Sortable ids: the queue's order is the ids' order.
     job_id = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     while (directory / f"{job_id}.json").exists():  # two launches in the same microsecond
@@ -80,6 +82,13 @@ def submit(args: list[str], label: str = "") -> dict:
               "created": time.time()}
     write_atomic(directory / f"{job_id}.json", json.dumps(record))
     return status(job_id)
+
+
+def check_room(new_jobs: int) -> None:
+    """Refuse, before anything starts, jobs that would put more than the limit in the queue:
+    each job is a process, waiting or working."""
+    active = sum(job["state"] in ACTIVE for job in list_jobs())
+    check(active + new_jobs, limits().active_jobs, "jobs queued or running", "active_jobs")
 
 
 def launch(run_args: list[str], db: str | Path | None = None, label: str = "") -> dict:

@@ -102,7 +102,7 @@ def parse_overrides(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise LabError(f"--set takes key=value, got '{pair}'")
+            raise LabError(f"--set takes key=value, got {pair!r}")
         out[key.strip()] = value.strip()
     return out
 

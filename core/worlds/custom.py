@@ -110,7 +110,10 @@ def save_upload(content: bytes, filename: str) -> Path:
     import hashlib
     import re
 
+    from core.limits import check, limits
     from core.paths import data_dir
+    check(round(len(content) / 2**20, 1), limits().upload_mb, f"uploaded file {filename} (MB)",
+          "upload_mb")
     folder = data_dir() / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(filename).name) or "world.jsonl"
@@ -146,6 +149,8 @@ def _parse(file: _File, text: str) -> list[_Row]:
             data = json.loads(line)
         except json.JSONDecodeError as error:
             raise file.error(f"not valid JSON ({error.msg} at column {error.colno})", number) from None
+        except RecursionError:
+            raise file.error("nested too deeply to be a row of a world", number) from None
         if not isinstance(data, dict):
             raise file.error(f"expected a JSON object {{...}}, got {type(data).__name__}", number)
         rows.append(_Row(number, _check_fields(file, number, data), data))
@@ -155,7 +160,7 @@ def _parse(file: _File, text: str) -> list[_Row]:
 def _check_fields(file: _File, line: int, data: dict[str, Any]) -> str:
     """The row's type, once every field it has and needs is valid."""
     kind = data.get("type")
-    if kind not in FIELDS:
+    if not isinstance(kind, str) or kind not in FIELDS:
         raise file.error(f"field 'type' must be one of {', '.join(FIELDS)}, got {json.dumps(kind)}",
                          line)
     known = FIELDS[kind]
