@@ -63,3 +63,24 @@ def test_a_results_page_reads_while_a_command_line_run_writes(tmp_path):
     assert writer.wait() == 0, writer.stderr.read()
     assert reads >= 2
     assert list(Store(db, read_only=True).runs().status) == ["complete"] * 5
+
+
+def test_waiting_for_another_writer_is_said_within_seconds(tmp_path, monkeypatch, capsys):
+    """Another process holds the write lock: the wait is said on stderr within
+    LOCK_NOTICE_SECONDS, retried until LOCK_WAIT_SECONDS, then one clear error."""
+    from core.storage import store as store_mod
+    db = tmp_path / "held.duckdb"
+    Store(db)  # made, then closed
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; "
+                               f"con = duckdb.connect({str(db)!r}); print('held', flush=True); "
+                               "time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        monkeypatch.setattr(store_mod, "LOCK_WAIT_SECONDS", 2.0)
+        monkeypatch.setattr(store_mod, "LOCK_NOTICE_SECONDS", 0.5)
+        with pytest.raises(LabError, match="cannot open database"):
+            Store(db)
+        assert "waiting for another process to release" in capsys.readouterr().err
+    finally:
+        holder.kill()
+        holder.wait()

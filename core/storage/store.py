@@ -9,10 +9,11 @@ are written in one transaction by `finish_run`: a killed run is left `running`, 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sys
 import time
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -53,6 +54,7 @@ CREATE TABLE IF NOT EXISTS loss_curves (run_id VARCHAR, step INTEGER, loss DOUBL
 ALTER TABLE items ADD COLUMN IF NOT EXISTS held_out BOOLEAN;
 """
 LOCK_WAIT_SECONDS = 30.0
+LOCK_NOTICE_SECONDS = 3.0  # a wait this long is said on stderr, and again every as long
 
 
 # Appended to the id of a world stored by an earlier version of its generator.
@@ -86,11 +88,12 @@ class Store(Queries):
         self._mark_interrupted()
         self._upgrade_world_ids()
 
-    @contextmanager
+    @contextlib.contextmanager
     def _connect(self, read_only: bool = False):
         if self.read_only and not read_only:
             raise LabError(f"database {self.path} was opened for reading only")
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        start = time.monotonic()
+        deadline, said = start + LOCK_WAIT_SECONDS, start + LOCK_NOTICE_SECONDS
         while True:
             try:
                 if read_only and not self.path.exists():
@@ -100,7 +103,12 @@ class Store(Queries):
                     con = duckdb.connect(str(self.path), read_only=read_only)
                 break
             except duckdb.IOException as error:
-                if "lock" in str(error).lower() and time.monotonic() < deadline:
+                now = time.monotonic()
+                if "lock" in str(error).lower() and now < deadline:
+                    if now >= said:  # say so early, then every few seconds, while retrying
+                        print(f"waiting for another process to release {self.path} "
+                              f"({now - start:.0f} s of {LOCK_WAIT_SECONDS:.0f})", file=sys.stderr)
+                        said = now + LOCK_NOTICE_SECONDS
                     time.sleep(0.2)
                     continue
                 raise LabError(f"cannot open database {self.path}: {str(error).splitlines()[0]}"
@@ -181,7 +189,18 @@ class Store(Queries):
                         "WHERE run_id = ?", [error, _now(), run_id])
 
     def finish_run(self, result: RunResult) -> None:
-        """Everything a run produced, in one transaction, then status `complete`."""
+        """Everything a run produced, in one transaction, then status `complete`. A write that
+        fails (a full disk) rolls the transaction back, marks the run failed with the reason
+        when the file still takes that, and is a LabError: earlier results stay as they were."""
+        try:
+            self._write_results(result)
+        except duckdb.Error as error:
+            reason = f"cannot store the results in {self.path}: {str(error).splitlines()[0]}"
+            with contextlib.suppress(duckdb.Error, LabError):
+                self.fail_run(result.run_id, reason)
+            raise LabError(f"{reason} (is the disk full? earlier results are intact)") from None
+
+    def _write_results(self, result: RunResult) -> None:
         r = result.run_id
         with self._connect() as con:
             con.execute("BEGIN")
