@@ -42,7 +42,7 @@ fi
 # The default model as a safetensors folder under data/models/ (LAB_MODELS_DIR moves it), once.
 if [ ! -f "${LAB_MODELS_DIR:-data/models}/smollm2-135m-instruct/config.json" ]; then
   step "converting the default model into ${LAB_MODELS_DIR:-data/models}/"
-  "$VENV/bin/python" -c "from core.models import default_model_dir; default_model_dir()"
+  "$VENV/bin/python" -c "from core.lm.models import default_model_dir; default_model_dir()"
 fi
 
 # chromium for tests/test_e2e_browser.py, from apt where we may use it (CI runs as root on Debian).
