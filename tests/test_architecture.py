@@ -58,3 +58,15 @@ def test_no_source_file_is_over_400_lines():
     long = {str(p.relative_to(REPO_ROOT)): n for p in files
             if (n := len(p.read_text().splitlines())) > 400}
     assert not long, long
+
+
+def test_what_the_scripts_import_from_core_exists():
+    """scripts/*.sh call Python one-liners; a module moved without them fails a fresh install."""
+    import importlib
+    import re
+    found = 0
+    for script in (REPO_ROOT / "scripts").glob("*.sh"):
+        for module, name in re.findall(r"from (core[\w.]*) import (\w+)", script.read_text()):
+            assert hasattr(importlib.import_module(module), name), (script.name, module, name)
+            found += 1
+    assert found  # install.sh converts the default model through core
