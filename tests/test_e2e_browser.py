@@ -193,7 +193,17 @@ def store_world(page, server: Server) -> str:
     n_facts.press("Enter")
     expect(metrics.filter(has_text="facts").first).to_have_text(re.compile(r"^facts\s*4$"))
     expect(metrics.filter(has_text="documents")).to_have_text(re.compile(r"^training documents\s*8$"))
-    expect(page.get_by_label("Database file")).to_have_value(str(server.data / "lab.duckdb"))
+    database = page.get_by_label("Database file", exact=True)
+    expect(database).to_have_value(str(server.data / "lab.duckdb"))
+    # A path outside the data folder is refused on the page, and nothing is made there.
+    outside = server.data.parent / "elsewhere" / "evil.duckdb"
+    database.fill(str(outside))
+    database.press("Enter")
+    expect(page.get_by_text(re.compile(r"the database file must be inside"))).to_be_visible()
+    assert not outside.parent.exists()
+    database = page.get_by_label("Database file", exact=True)
+    database.fill(str(server.data / "lab.duckdb"))
+    database.press("Enter")
     page.get_by_role("button", name="Store this world").click()
     stored = page.get_by_text(re.compile(r"^Stored as "))
     stored.wait_for()
