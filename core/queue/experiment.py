@@ -54,7 +54,7 @@ def check_model(model: str) -> str:
     folder = Path(model).expanduser()
     if folder.exists():
         return str(folder.resolve())
-    if not model or model.startswith((".", "/", "~")) or model.count("/") != 1:
+    if not is_hub_id(model):
         raise LabError(f"model folder '{model}' does not exist; give 'default', 'tiny', "
                        "a folder with config.json and weights, or a cached hub id")
     return model

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import LabError
-from core.methods import get_method
+from core.methods import METHODS, get_method
 from core.methods.config import FILLS, SOURCES, FTConfig
 from core.worlds import check_seed
 
@@ -78,7 +78,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default=spec.preset)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a world parameter")
-    parser.add_argument("--methods", default=",".join(_all_methods()))
+    parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--model", default=spec.model)
     parser.add_argument("--aug-source", default=spec.aug_source, help=" or ".join(SOURCES))
     for name, flag in FT_FLAGS.items():
@@ -89,11 +89,6 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--icl-fill", choices=FILLS, default=spec.icl_fill,
                         help="when the training set does not fit the ICL context: a seeded "
                              "sample, or the needed facts first (an upper bound)")
-
-
-def _all_methods() -> list[str]:
-    from core.methods import METHODS
-    return list(METHODS)
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, str]:
