@@ -12,6 +12,7 @@ from core.errors import LabError
 from core.paths import default_db_path
 from core.queue import jobs, progress
 from core.storage.store import Store
+from ui.access import may_change
 from ui.common import confined_or_stop
 
 RUN_COMMAND = ("python -m core run --world reversals "
@@ -55,7 +56,8 @@ def latest_demo(show_error: bool = True) -> dict | None:
 st.subheader("Try it")
 demo = latest_demo()
 busy = demo is not None and demo["state"] in jobs.ACTIVE
-if st.button("Run the quick demo", type="primary", disabled=busy,
+allowed = may_change("run the demo")
+if st.button("Run the quick demo", type="primary", disabled=busy or not allowed,
              help="all six methods on the quick reversals world with the default model, in the "
                   "background; the results land in the chart below"):
     try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -89,8 +88,14 @@ def _writable(path: Path, what: str) -> Path:
         raise LabError(f"{what} {path} is a folder; give a file name")
     if not path.parent.is_dir():
         raise LabError(f"{what} {path}: folder {path.parent} does not exist")
-    if not os.access(path if path.exists() else path.parent, os.W_OK):
-        raise LabError(f"{what} {path} cannot be written here")
+    existed = path.exists()
+    try:  # really try: access() says yes to root on a read-only file system or in /proc
+        with open(path, "a"):
+            pass
+    except OSError as error:
+        raise LabError(f"{what} {path} cannot be written here: {error.strerror}") from None
+    if not existed:
+        path.unlink()
     return path
 
 
@@ -147,6 +152,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
 def cmd_study(args: argparse.Namespace) -> None:
     from core.results import results_file
     from core.running.study import markdown, run_study, study_records, study_specs, study_table
+    if args.results:
+        _writable(Path(args.results), "--results")  # before hours of runs, not after
     if args.from_files:  # the table from results files alone: nothing runs, no database
         records = results_file.merge(*(results_file.read(f) for f in args.from_files))
     else:

@@ -15,6 +15,10 @@ class Limits:
     seeds_per_launch: int = 20  # LAB_MAX_SEEDS_PER_LAUNCH: training seeds in one launch
     active_jobs: int = 20  # LAB_MAX_ACTIVE_JOBS: jobs queued or running at once
     upload_mb: float = 10.0  # LAB_MAX_UPLOAD_MB: one uploaded world file
+    uploads_mb: float = 200.0  # LAB_MAX_UPLOADS_MB: all uploads kept in data/uploads
+    # Worlds: the largest preset (family, paper) has 4,960 documents and 1,800 items.
+    documents_per_world: int = 20_000  # LAB_MAX_DOCUMENTS_PER_WORLD
+    items_per_world: int = 5_000  # LAB_MAX_ITEMS_PER_WORLD
 
 
 def limits() -> Limits:
@@ -27,6 +31,13 @@ def limits() -> Limits:
             except ValueError:
                 raise LabError(f"{name} must be a number, got '{raw}'") from None
     return Limits(**values)
+
+
+def check_world_size(documents: int, items: int, what: str = "the world") -> None:
+    """A world over the caps is refused before anything trains or scores on it."""
+    caps = limits()
+    check(documents, caps.documents_per_world, f"documents in {what}", "documents_per_world")
+    check(items, caps.items_per_world, f"test items in {what}", "items_per_world")
 
 
 def check(count: float, limit: float, what: str, setting: str) -> None:

@@ -13,6 +13,7 @@ from core.queue.experiment import is_hub_id
 from core.storage.store import Store
 from core.worlds import build_world, get_kind, kind_names
 from core.worlds.custom import DEFAULT_PATH, EXAMPLES_DIR, resolve, save_upload
+from ui.access import may_change
 from ui.common import DATABASE_HELP, confined_or_stop
 from ui.graph import graph_figure
 from ui.params import parameter_widgets
@@ -46,6 +47,7 @@ def shortcut_rows(world_id: str, _kind: str, _seed: int, _preset: str, _override
 
 kinds = kind_names()
 params = st.query_params
+allowed = may_change("upload, store or launch")
 left, middle, right = st.columns(3)
 kind = left.selectbox("kind", kinds, index=kinds.index(params.get("kind", "reversals"))
                       if params.get("kind", "reversals") in kinds else 0)
@@ -57,7 +59,7 @@ seed = int(right.number_input("seed", min_value=0, max_value=10**6,
                               value=int(params.get("seed", 0)), step=1))
 st.query_params.update({"kind": kind, "preset": preset, "seed": str(seed)})
 
-if kind == "custom":
+if kind == "custom" and allowed:
     upload = st.file_uploader("Your world as a JSONL file (format: docs/worlds.md, 'custom')",
                               type=["jsonl", "json", "txt"])
     if upload is not None:
@@ -125,7 +127,7 @@ db = confined_or_stop(st.text_input("Database file", help=DATABASE_HELP,
                                     value=params.get("db") or str(default_db_path())),
                       "the database file")
 store_col, run_col = st.columns(2)
-if store_col.button("Store this world", type="secondary"):
+if store_col.button("Store this world", type="secondary", disabled=not allowed):
     try:
         world_obj = build_world(kind, seed, preset, overrides)
         store_col.success(f"Stored as {Store(db).save_world(world_obj, preset)}")
@@ -136,7 +138,8 @@ with run_col.form("launch"):
     methods = st.multiselect("methods", METHODS, default=["pretrained", "ft", "ft_local"])
     model = st.text_input("model", value="default", help="default, tiny, or a model folder")
     source = st.selectbox("augmentation source", ["oracle", "model"])
-    if st.form_submit_button("Launch a run on this world", type="primary"):
+    if st.form_submit_button("Launch a run on this world", type="primary",
+                             disabled=not allowed):
         if model.strip() not in ("default", "tiny") and not is_hub_id(model):
             model = confined_or_stop(model, "the model folder", model_roots())
         args = ["--world", kind, "--seed", str(seed), "--preset", preset, "--model", model,

@@ -20,6 +20,7 @@ from core.queue import jobs, progress
 from core.running.spec import RunSpec
 from core.storage.store import EARLIER_VERSION, Store
 from core.worlds import get_kind, kind_names
+from ui.access import may_change
 from ui.common import DATABASE_HELP, confined_or_stop
 from ui.params import parameter_widgets
 
@@ -35,6 +36,7 @@ st.caption("Pick a world and the methods to compare, launch, and watch. Each tra
            "this page and come back.")
 
 params = st.query_params
+allowed = may_change("launch, cancel or rerun jobs")
 db = confined_or_stop(params.get("db") or str(default_db_path()), "the database file")
 
 
@@ -46,10 +48,11 @@ def stored_worlds(db: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=5, show_spinner=False)
-def load_interrupted(db: str) -> pd.DataFrame:
+def load_interrupted(db: str, may_write: bool) -> pd.DataFrame:
     if not Path(db).is_file():
         return pd.DataFrame()
-    return Store(db).interrupted_runs()  # a writer: marks runs whose process died
+    # A writer marks runs whose process died; a viewer only reads.
+    return Store(db, read_only=not may_write).interrupted_runs()
 
 
 def new_world() -> dict:
@@ -165,7 +168,7 @@ def experiment(seeds: list[int]) -> experiments.Experiment:
     return experiments.Experiment(specs, seeds)
 
 
-if st.button("Launch", type="primary", disabled=world is None):
+if st.button("Launch", type="primary", disabled=world is None or not allowed):
     try:
         launched = experiment(experiments.parse_seeds(seeds_text)).launch(db)
         st.success(f"Queued {len(launched)} job{'s' if len(launched) > 1 else ''}: see the queue below.")
@@ -217,9 +220,9 @@ def job_card(job: dict) -> None:
         head.markdown(f"{STATE_ICONS[state]} **{job['label']}** — {state}")
         launched = datetime.fromtimestamp(job["created"]).strftime("%Y-%m-%d %H:%M:%S")
         head.caption(f"job {job_id} · launched {launched}")
-        if state in jobs.ACTIVE and action.button("Cancel", key=f"cancel-{job_id}"):
+        if allowed and state in jobs.ACTIVE and action.button("Cancel", key=f"cancel-{job_id}"):
             act(lambda: f"Cancelled {jobs.cancel(job_id)['label']}")
-        elif state not in jobs.ACTIVE and action.button("Rerun", key=f"rerun-{job_id}"):
+        elif allowed and state not in jobs.ACTIVE and action.button("Rerun", key=f"rerun-{job_id}"):
             act(lambda: f"Queued again as job {jobs.rerun(job_id)['job_id']}")
         if job["state"] == "running":
             st.progress(job["fraction"], text=progress_text(job))
@@ -237,7 +240,7 @@ def job_card(job: dict) -> None:
 
 def interrupted_section() -> None:
     try:
-        interrupted = load_interrupted(db)
+        interrupted = load_interrupted(db, allowed)
     except LabError as error:
         st.error(str(error))
         return
@@ -252,7 +255,7 @@ def interrupted_section() -> None:
         text.markdown(f"**{row['method']}**{source_text} on {row['kind']} (world seed "
                       f"{row['world_seed']}, {row['preset']}) · model {row['model']} · seed "
                       f"{row['seed']} · started {row['created_at']:%Y-%m-%d %H:%M}")
-        if action.button("Rerun", key=f"rerun-run-{row['run_id']}"):
+        if allowed and action.button("Rerun", key=f"rerun-run-{row['run_id']}"):
             act(lambda row=row: "Queued as job "
                 f"{experiments.experiment_from_run(row).launch(db)[0]['job_id']}")
 

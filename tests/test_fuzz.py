@@ -62,3 +62,22 @@ def test_any_world_parameters_are_a_world_or_one_clear_error(pairs, kind):
         build_world(kind, 0, "quick", parse_overrides(pairs))
     except LabError as error:
         assert "\n" not in str(error).strip()
+
+
+def test_a_damaged_model_folder_is_one_clear_error(tiny_lm, tmp_path):
+    """A cut weights file (a copy that stopped halfway), a cut header, a broken config."""
+    import pytest
+
+    from core.lm import models
+    tiny_lm.model.save_pretrained(tmp_path)
+    tiny_lm.tokenizer.save_pretrained(tmp_path)
+    weights, config = tmp_path / "model.safetensors", tmp_path / "config.json"
+    whole, good_config = weights.read_bytes(), config.read_text()
+    for damage in (lambda: weights.write_bytes(whole[: len(whole) // 2]),
+                   lambda: weights.write_bytes(whole[:5]),
+                   lambda: config.write_text(good_config[:40])):
+        weights.write_bytes(whole)
+        config.write_text(good_config)
+        damage()
+        with pytest.raises(LabError, match="cannot load model"):
+            models.load(str(tmp_path))

@@ -3,6 +3,7 @@ a scored pair are capped by named settings, and each refusal is a clear message 
 anything starts. The command line's score command checks its files before loading a model."""
 
 import json
+from pathlib import Path
 
 import pytest
 from test_cli import cli  # noqa: F401 - the fixture
@@ -48,6 +49,7 @@ def test_an_upload_over_the_limit_is_refused_and_not_kept(data_dir, monkeypatch)
 @pytest.mark.parametrize("make, message", [
     (lambda d: d / "folder", "is a folder"),
     (lambda d: d / "missing" / "out.jsonl", "does not exist"),
+    (lambda d: Path("/proc/out.jsonl"), "cannot be written"),  # root may, by access(); not really
 ])
 def test_score_checks_its_output_before_loading_a_model(cli, tmp_path, make, message):  # noqa: F811
     (tmp_path / "folder").mkdir()
@@ -78,3 +80,33 @@ def test_score_refuses_a_pair_longer_than_the_models_context(cli, tmp_path):  # 
     assert result.returncode == 2 and "line 2:" in result.stderr and "more than the model's 2048" \
         in result.stderr
     assert not (tmp_path / "o").exists()  # nothing half-written
+
+
+def test_the_uploads_folder_as_a_whole_is_capped(data_dir, monkeypatch):
+    monkeypatch.setenv("LAB_MAX_UPLOADS_MB", "1.5")
+    first = save_upload(b"a" * 2**20, "one.jsonl")
+    assert save_upload(b"a" * 2**20, "one.jsonl") == first  # the same file again costs nothing
+    with pytest.raises(LabError, match="uploads kept in .* 2 asked for, at most 1.5.*LAB_MAX_UPLOADS_MB"):
+        save_upload(b"b" * 2**20, "two.jsonl")
+    assert [p.name for p in (data_dir / "uploads").iterdir()] == [first.name]
+
+
+def test_a_world_over_the_document_or_item_cap_is_refused(data_dir, monkeypatch):
+    from core.worlds import build_world
+    monkeypatch.setenv("LAB_MAX_ITEMS_PER_WORLD", "39")
+    with pytest.raises(LabError, match="test items in the reversals world: 40 asked for, at most 39"):
+        build_world("reversals", 0, "quick")  # 40 items
+    monkeypatch.setenv("LAB_MAX_DOCUMENTS_PER_WORLD", "9")
+    path = data_dir / "big.jsonl"
+    path.write_text("".join(json.dumps({"type": "document", "doc_id": f"d{k}", "text": f"x{k}"})
+                            + "\n" for k in range(10)))
+    with pytest.raises(LabError, match="documents in custom world .*big.jsonl: 10 asked for, "
+                                       "at most 9.*LAB_MAX_DOCUMENTS_PER_WORLD"):
+        build_world("custom", 0, "quick", {"path": str(path)})
+
+
+def test_study_checks_its_results_file_before_running_anything(cli, tmp_path):  # noqa: F811
+    result = cli("study", "--kinds", "reversals", "--seeds", "0", "--model", "/no/such/model",
+                 "--db", str(tmp_path / "s.duckdb"), "--results", "/proc/results.jsonl")
+    assert result.returncode == 2 and "--results /proc/results.jsonl cannot be written" in result.stderr
+    assert not (tmp_path / "s.duckdb").exists()

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig
 from transformers import logging as hf_logging
 
@@ -154,7 +155,7 @@ def load(name: str = "default", device: torch.device | str | None = None) -> LM:
             tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
             model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32,
                                                          local_files_only=True)
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, SafetensorError) as error:  # SafetensorError: a cut file
             raise LabError(f"cannot load model '{name}': not a model folder and not in the "
                            f"local Hugging Face cache ({str(error).splitlines()[0]})") from None
     if device.type == "cpu" and (file := _weights_file(name)) is not None:

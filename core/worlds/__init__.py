@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import LabError
+from core.limits import check_world_size
 from core.worlds.base import (
     Document,
     Fact,
@@ -60,6 +61,7 @@ def build_world(kind: str, seed: int, preset: str = "quick",
     spec = get_kind(kind)
     params = validate_params(spec, preset, overrides or {})
     world = spec.build(params, random.Random(f"{kind}:{seed}"))
+    check_world_size(len(world.documents), len(world.items), f"the {kind} world")
     return dataclasses.replace(world, params=dataclasses.asdict(params), seed=seed)
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import LabError
+from core.limits import check_world_size
 from core.paths import REPO_ROOT
 from core.worlds.base import Document, Fact, Item, Verdict, World, WorldKind, param
 
@@ -106,18 +107,21 @@ def resolve(path: str) -> Path:
 
 def save_upload(content: bytes, filename: str) -> Path:
     """Keep an uploaded file under data/uploads, named by its content, and return its path (use
-    it as the world's `path`). The same content always lands at the same path."""
-    import hashlib
-    import re
-
+    it as the world's `path`). The same content always lands at the same path. Uploads are
+    kept (runs on them can be rerun), so the folder as a whole is capped too."""
     from core.limits import check, limits
     from core.paths import data_dir
-    check(round(len(content) / 2**20, 1), limits().upload_mb, f"uploaded file {filename} (MB)",
+    caps = limits()
+    check(round(len(content) / 2**20, 1), caps.upload_mb, f"uploaded file {filename} (MB)",
           "upload_mb")
     folder = data_dir() / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(filename).name) or "world.jsonl"
     target = folder / f"{hashlib.sha256(content).hexdigest()[:12]}-{safe}"
+    if not target.exists():
+        kept = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+        check(round((kept + len(content)) / 2**20, 1), caps.uploads_mb,
+              f"uploads kept in {folder} (MB; remove old ones there)", "uploads_mb")
     target.write_bytes(content)
     return target
 
@@ -302,6 +306,8 @@ class Custom(WorldKind):
     def build(self, params: CustomParams, rng: random.Random) -> World:
         file, text = _read(params.path)
         rows = _parse(file, text)
+        check_world_size(sum(row.type == "document" for row in rows),  # before the slow checks
+                         sum(row.type == "item" for row in rows), f"custom world {params.path}")
         _check_ids(file, rows)
         verdicts = _verdicts(file, rows)
         splits = sorted({row.data["split"] for row in rows if row.type == "item"})
