@@ -375,3 +375,22 @@ def test_worlds_stored_before_content_hashes_are_upgraded_or_kept_apart(tmp_path
     tables = load_tables(reopened)
     grouped = group_over_seeds(tables.runs, tables.metrics)
     assert sorted(grouped["world_version"]) == ["current", "earlier"]
+
+
+def test_local_prompts_share_their_instruction_and_the_model_reads_the_same(default_lm):
+    """Local augmentation encodes its instruction once and each sentence after it: the tokens
+    are those of the whole prompt on every kind, and so are the rewrites."""
+    from core.worlds import kind_names
+    lm = default_lm
+    instruction = lm.encode(augment.LOCAL_INSTRUCTION)
+    for kind in kind_names():
+        for sentence in augment.training_sentences(build_world(kind, 0, "quick")):
+            whole = lm.encode(augment.LOCAL_PROMPT.format(sentence=sentence))
+            assert whole == instruction + lm.encode(augment.LOCAL_ITEM.format(sentence=sentence)), \
+                (kind, sentence)
+    sentences = augment.training_sentences(build_world("syllogisms", 0, "quick"))[:2]
+    shared = generation.generate(lm, [augment.LOCAL_ITEM.format(sentence=s) for s in sentences],
+                                 max_new_tokens=16, shared_prefix=augment.LOCAL_INSTRUCTION)
+    alone = generation.generate(lm, [augment.LOCAL_PROMPT.format(sentence=s) for s in sentences],
+                                max_new_tokens=16)
+    assert shared == alone and all(shared)

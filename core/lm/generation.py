@@ -53,9 +53,11 @@ def _generate_chunk(lm: LM, chunk: list[list[int]], shared: prefix_attention.Sha
 
 @torch.inference_mode()
 def generate(lm: LM, prompts: Sequence[str], max_new_tokens: int = 64, stop: str = "\n\n",
-             shared_prefix: str = "", batch_size: int = 16, progress=None) -> list[str]:
+             shared_prefix: str = "", batch_size: int = 64, progress=None) -> list[str]:
     """Greedy continuation of each prompt (after `shared_prefix`, encoded once and attended to
-    in place), stopped at `stop`, the end-of-text token or `max_new_tokens`."""
+    in place), stopped at `stop`, the end-of-text token or `max_new_tokens`. Each new token
+    is one forward of the whole batch, whose cost is mostly reading the weights: 64 rows take
+    about a third of the time of four batches of 16 on a 2-core CPU."""
     shared = prefix_attention.encode(lm.model, lm.start_ids + lm.encode(shared_prefix))
     outputs: list[str] = []
     with prefix_attention.attending(lm.model):

@@ -31,7 +31,11 @@ from core.worlds import World
 
 SCOPES = ("local", "global")
 
-LOCAL_PROMPT = (
+# The local prompt is the same instruction and examples before every sentence: they are
+# encoded once and shared (as the training set is for global prompts), and each prompt adds
+# only its sentence. The cut lies where the tokens of the whole prompt and of its two pieces
+# are the same (a test checks it on every kind), so the model reads exactly the same tokens.
+LOCAL_INSTRUCTION = (
     "Rewrite the statement in several ways that keep its meaning, and state what it directly "
     "implies, such as the same relation read in the opposite direction. One statement per line.\n\n"
     "Statement: tigers are more dangerous than cats.\n"
@@ -39,8 +43,10 @@ LOCAL_PROMPT = (
     "Compared to tigers, cats are less dangerous.\n\n"
     "Statement: Anna is the mother of Ben.\n"
     "Rewrites:\nBen is the child of Anna.\nBen's mother is Anna.\n\n"
-    "Statement: {sentence}\nRewrites:\n"
+    "Statement:"
 )
+LOCAL_ITEM = " {sentence}\nRewrites:\n"
+LOCAL_PROMPT = LOCAL_INSTRUCTION + LOCAL_ITEM  # one whole prompt, as the model reads it
 GLOBAL_PROMPT = (
     "Document:\n{document}\n\nList the inferences that follow from combining this document "
     "with the rest of the knowledge base above, one statement per line.\nInferences:\n"
@@ -162,9 +168,11 @@ def _generated(lm: LM, world: World, scope: str, result: AugmentResult, progress
 
 def _model_local(lm: LM, world: World, progress) -> tuple[list[str], int, float]:
     """One prompt per distinct training sentence: rephrasings and direct implications."""
-    prompts = [LOCAL_PROMPT.format(sentence=s) for s in training_sentences(world)]
-    outputs = generation.generate(lm, prompts, max_new_tokens=48, stop="\n\n", progress=progress)
-    return _statements(outputs), *_count(lm, prompts, outputs, prefix_tokens=0), {}
+    prompts = [LOCAL_ITEM.format(sentence=s) for s in training_sentences(world)]
+    outputs = generation.generate(lm, prompts, max_new_tokens=48, stop="\n\n",
+                                  shared_prefix=LOCAL_INSTRUCTION, progress=progress)
+    prefix_tokens = len(lm.encode(LOCAL_INSTRUCTION))
+    return _statements(outputs), *_count(lm, prompts, outputs, prefix_tokens), {}
 
 
 def _model_global(lm: LM, world: World, progress) -> tuple[list[str], int, float, dict]:
