@@ -6,7 +6,7 @@ runs. Reads the store through core and draws; the view lives in the link (st.que
 import pandas as pd
 import streamlit as st
 
-from core.results import analysis, charts
+from core.results import analysis, charts, verdict
 from core.storage.store import Store
 from ui.common import RUN_COMMAND, database_box, tables_or_stop
 
@@ -83,6 +83,18 @@ else:
         return frame[mask]
 
     shown = keep(complete)
+
+    # The answer in words, from these runs (one world kind, preset and model at a time).
+    st.subheader("Verdict")
+    setting = shown[["kind", "preset", "world_params", "model"]].drop_duplicates()
+    if len(setting) != 1:
+        st.info("Choose one world kind and model above (runs of one preset and parameters) to "
+                "see which method they support.")
+    else:
+        found = verdict.evidence(shown, tables.metrics[tables.metrics["run_id"].isin(shown["run_id"])])
+        st.markdown(verdict.decide(found, model=setting["model"].iloc[0]).markdown())
+        st.page_link("pages/6_What_if.py", label="Weigh the methods that work by their cost at "
+                                                 "your number of queries (What-if)")
 
     # a. Held-out accuracy against compute, with the Pareto frontier.
     st.subheader("Generalization against compute")

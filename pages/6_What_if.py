@@ -9,9 +9,9 @@ import plotly.express as px
 import streamlit as st
 
 from core.errors import LabError
-from core.results import whatif
+from core.results import numbers, verdict, whatif
 from core.storage.store import Store
-from ui.common import database_box, load_or_stop
+from ui.common import database_box, load_or_stop, load_tables
 
 RUN_COMMAND = ("python -m core run --world reversals "
                "--methods pretrained,icl,ft,ft_local,ft_global,ft_local_global")
@@ -103,17 +103,29 @@ else:
     ctx_column.caption("No ICL run to scale a context from.")
 price = price_column.number_input("Hardware price ($ per hour)", min_value=0.0, step=0.5,
                                   value=link_number("price", 2.0), format="%.2f")
-st.query_params.update({"q": str(queries), "price": str(price)})
-
-# The cost model.
-adjusted = whatif.at_context(calibration, context)
-methods = whatif.by_method(adjusted)
-table = whatif.break_even_table(adjusted, price)
-
+target = float(price_column.number_input(
+    "Target held-out accuracy", min_value=0.0, max_value=1.0, step=0.05,
+    value=min(1.0, link_number("target", 0.8)),
+    help="the accuracy on held-out items a method must reach (on average over its runs) to be "
+         "recommended; it must also be above chance with 95% confidence"))
+st.query_params.update({"q": str(queries), "price": str(price), "target": str(target)})
 unit_link = st.query_params.get("unit")
 unit = st.radio("Cost in", list(whatif.UNITS), horizontal=True, format_func=whatif.UNITS.get,
                 index=list(whatif.UNITS).index(unit_link) if unit_link in whatif.UNITS else 0)
 st.query_params["unit"] = unit
+
+# The cost model, and which methods work at all (only those are recommended or compared).
+adjusted = whatif.at_context(calibration, context)
+methods = whatif.by_method(adjusted)
+at_q = whatif.totals_at(methods, queries, price)
+tables = load_tables(db)
+ours = tables.complete[(tables.complete["world_id"] == world_id) & (tables.complete["model"] == model)]
+found = verdict.evidence(ours, tables.metrics[tables.metrics["run_id"].isin(ours["run_id"])])
+decision = verdict.decide(found, dict(zip(at_q["label"], at_q[unit])), queries, target,
+                          lambda value: numbers.cost(value, unit), model)
+table = whatif.break_even_table(adjusted, price, working=decision.working)
+st.subheader("Verdict")
+st.markdown(decision.markdown())
 crossings = list(table[f"break-even Q ({'FLOPs' if unit == 'flops' else 'time'})"]) if len(table) else []
 curve = whatif.curves(methods, whatif.query_grid(queries, crossings), unit, price)
 curve = curve[curve["cost"] > 0]  # a log axis has no zero
@@ -128,7 +140,6 @@ st.caption("Each line is fixed cost (augment + train) plus Q × cost per query, 
 
 # What each method costs at the user's Q, and what it buys.
 st.subheader(f"At Q = {queries:,} queries")
-at_q = whatif.totals_at(methods, queries, price)
 st.dataframe(
     at_q[["label", "runs", "accuracy", "accuracy_low", "accuracy_high", "fixed_flops",
           "per_query_flops", "flops", "seconds", "dollars"]],
@@ -148,8 +159,14 @@ st.dataframe(
     })
 
 st.subheader("Break-even between ICL and fine-tuning")
+icl_label = next(iter(calibration.loc[calibration["method"] == whatif.ICL, "label"]), None)
 if table.empty:
-    st.info("No ICL run for this world and model: run `icl` to compare against fine-tuning.")
+    st.info("No ICL run for this world and model: run `icl` to compare against fine-tuning."
+            if icl_label is None else
+            f"{icl_label} does not beat chance on held-out items here, so a break-even against "
+            "it would compare with a method that does not work." if icl_label not in decision.working
+            else "No fine-tuning method beats chance on held-out items here: there is no "
+                 "break-even worth giving.")
 else:
     st.dataframe(table, hide_index=True,
                  column_config={c: st.column_config.NumberColumn(c, format="%.4g")

@@ -22,6 +22,9 @@ def test_report_embeds_every_chart_and_plotly_js_once_inline(store, tables):
     assert all(run in page for run in runs)
     assert "ft_local (oracle) · seed 1 · run6" in page  # accuracy table names runs by label
     assert "bad" not in runs
+    # It opens with the verdict in words, before the charts.
+    assert page.index("<h2>Verdict</h2>") < page.index("<h2>Charts</h2>")
+    assert "The best method on held-out items is ft_local_global (oracle)" in page
 
 
 def test_report_without_loss_curves_leaves_that_chart_out(tables):

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 import pandas as pd
 
-from core.results import charts
+from core.results import charts, verdict
 from core.results.analysis import Tables, pool_by_label
 
 EXPORT_COLUMNS = ["run_id", "label", "method", "aug_source", "model", "seed", "kind", "preset",
@@ -79,10 +79,27 @@ def html_report(tables: Tables, run_ids: Sequence[str], curves: pd.DataFrame | N
         f"<p class='note'>Made {when:%Y-%m-%d %H:%M} UTC by the ICL vs fine-tuning lab, "
         f"from {len(runs)} runs. Accuracy intervals are 95% Wilson intervals over test items; "
         "hover a chart for details, its camera icon downloads it as an image.</p>",
+        "<h2>Verdict</h2>", _verdicts(runs, metrics),
         "<h2>Charts</h2>", *chart_html,
         "<h2>Accuracy per split</h2>", _accuracy_table(metrics, runs),
         "<h2>Runs and their settings</h2>", settings,
         "</body></html>"])
+
+
+def _verdicts(runs: pd.DataFrame, metrics: pd.DataFrame) -> str:
+    """The verdict in words for each world setting and model among the selected runs."""
+    complete = runs[runs["status"] == "complete"]
+    parts = []
+    for (kind, preset, _, model), group in complete.groupby(
+            ["kind", "preset", "world_params", "model"], sort=False, dropna=False):
+        found = verdict.evidence(group, metrics[metrics["run_id"].isin(group["run_id"])])
+        decision = verdict.decide(found, model=str(model))
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in decision.details)
+        caveats = "".join(f"<li>{html.escape(line)}</li>" for line in decision.caveats)
+        parts.append(f"<h3>{html.escape(f'{kind} ({preset}), model {model}')}</h3>"
+                     f"<p><strong>{html.escape(decision.headline)}</strong></p><ul>{items}</ul>"
+                     + (f"<p>Caveats:</p><ul>{caveats}</ul>" if caveats else ""))
+    return "\n".join(parts) or "<p>No complete runs selected.</p>"
 
 
 def _accuracy_table(metrics: pd.DataFrame, runs: pd.DataFrame) -> str:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 import pandas as pd
@@ -184,10 +184,15 @@ def query_grid(user_q: float, break_evens: Sequence[float | None], points: int =
     return np.unique(np.concatenate([np.logspace(0, math.log10(top), points), [user_q]]))
 
 
-def break_even_table(calibration: pd.DataFrame, price: float) -> pd.DataFrame:
+def break_even_table(calibration: pd.DataFrame, price: float,
+                     working: Collection[str] | None = None) -> pd.DataFrame:
     """One row per fine-tuning method: break-even Q against ICL in FLOPs and in time (money
     gives the same Q as time: the price cancels; NaN where the lines don't cross), with
-    min..max over run pairs and a verdict. Empty without an ICL run."""
+    min..max over run pairs and a verdict. Only between methods in `working` (labels above
+    chance, `core.results.verdict`) when given: a break-even with a method that answers
+    nothing is no advice. Empty without a (working) ICL run."""
+    if working is not None:
+        calibration = calibration[calibration["label"].isin(list(working))]
     icl_runs = calibration[calibration["method"] == ICL]
     if icl_runs.empty:
         return pd.DataFrame()

@@ -73,8 +73,11 @@ class Queries:
 
     def metrics(self) -> pd.DataFrame:
         return self.query("""
-            SELECT m.*, r.method, r.model, r.aug_source, r.seed, w.kind, w.preset, r.world_id
+            WITH held AS (SELECT DISTINCT world_id, split FROM items WHERE held_out)
+            SELECT m.*, r.method, r.model, r.aug_source, r.seed, w.kind, w.preset, r.world_id,
+                   held.split IS NOT NULL AS held_out
             FROM metrics m JOIN runs r USING (run_id) LEFT JOIN worlds w USING (world_id)
+            LEFT JOIN held ON held.world_id = r.world_id AND held.split = m.split
             WHERE r.status = 'complete' ORDER BY r.created_at, m.split""")
 
     def run_totals(self) -> pd.DataFrame:

@@ -1,0 +1,40 @@
+"""Numbers for people: 4.6e10 FLOPs as '46 GFLOP', 754 seconds as '12.6 min', dollars with
+a sensible number of digits. Every page, the report and the verdict print through these."""
+
+from __future__ import annotations
+
+import math
+
+_PREFIXES = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
+
+
+def si(value: float, unit: str = "") -> str:
+    """Three significant digits with an SI prefix: si(4.57e9, 'FLOP') -> '4.57 GFLOP'."""
+    if value is None or not math.isfinite(value):
+        return "–"
+    for scale, prefix in _PREFIXES:
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {prefix}{unit}".rstrip()
+    return f"{value:.3g} {unit}".rstrip()
+
+
+def duration(seconds: float) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "–"
+    for size, name in ((86400 * 365, "years"), (86400, "days"), (3600, "h"), (60, "min")):
+        if abs(seconds) >= size:
+            return f"{seconds / size:.3g} {name}"
+    return f"{seconds:.3g} s"
+
+
+def money(dollars: float) -> str:
+    if dollars is None or not math.isfinite(dollars):
+        return "–"
+    if abs(dollars) >= 1000:
+        return f"${dollars:,.0f}"
+    return f"${dollars:.3g}" if abs(dollars) < 1 else f"${dollars:,.2f}"
+
+
+def cost(value: float, unit: str) -> str:
+    """A cost in the what-if's units: 'flops', 'seconds' or 'dollars'."""
+    return {"flops": lambda v: si(v, "FLOP"), "seconds": duration, "dollars": money}[unit](value)
