@@ -212,6 +212,18 @@ def store_world(page, server: Server) -> str:
     return stored.inner_text().removeprefix("Stored as ").strip()
 
 
+def refuse_a_custom_path_outside(page, server: Server) -> None:
+    """Worlds, custom kind: a server file outside the data folder is refused before it is read
+    (no 'not valid JSON' that would tell a visitor the file exists)."""
+    open_page(page, server, "Worlds?kind=custom", "training documents")
+    path = page.get_by_label("path", exact=True)
+    path.fill("/etc/passwd")
+    path.press("Enter")
+    expect(page.get_by_text(re.compile(r"the custom world file must be inside"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"not valid JSON"))).to_have_count(0)
+    no_exception(page, "Worlds (custom)")
+
+
 def run_experiment(page, server: Server) -> None:
     """Experiments: the stored world, three methods, the tiny model, one epoch; launch and wait
     until the queue says finished."""
@@ -309,6 +321,7 @@ def check_report(page, server: Server, path: Path, runs) -> None:
 
 def test_world_to_report_in_a_browser(page, server):
     try:
+        refuse_a_custom_path_outside(page, server)
         world_id = store_world(page, server)
         assert world_id.startswith("reversals:1:") and '"n_facts":4' in world_id, world_id
         run_experiment(page, server)
