@@ -5,12 +5,13 @@ only calls to core."""
 from pathlib import Path
 
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from core.errors import LabError
 from core.paths import default_db_path
 from core.queue import jobs, progress
+from core.results import charts
+from core.results.analysis import method_label
 from core.storage.store import Store
 from ui.access import may_change
 from ui.common import confined_or_stop
@@ -110,16 +111,9 @@ if Path(db).is_file():
         totals = pd.DataFrame()
     totals = totals[totals["flops"] > 0] if len(totals) else totals
     if len(totals):
-        totals["method label"] = [m if pd.isna(a) else f"{m} ({a})"
-                                  for m, a in zip(totals["method"], totals["aug_source"])]
-        fig = px.scatter(totals, x="flops", y="heldout_accuracy", color="method label",
-                         log_x=True, hover_data=["run_id", "model", "world_id"],
-                         title="Held-out accuracy vs total compute, one point per run",
-                         labels={"flops": "total compute (FLOPs, log scale)",
-                                 "heldout_accuracy": "held-out accuracy (fraction correct)",
-                                 "method label": "method (augmentation source)"})
-        fig.update_yaxes(range=[-0.05, 1.05])
+        totals["label"] = [method_label(m, a) for m, a in zip(totals["method"], totals["aug_source"])]
+        fig = charts.compute_chart(totals)  # the Results page's chart, in the same colours
         st.subheader("Headline")
-        st.plotly_chart(fig, config={"toImageButtonOptions": {"format": "svg"}})
+        st.plotly_chart(fig, config=charts.CONFIG)
         st.caption("Up and to the left is better: more of the held-out questions right for less "
                    "compute. The camera icon in the chart's toolbar downloads it as an SVG image.")

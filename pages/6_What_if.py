@@ -9,7 +9,7 @@ import plotly.express as px
 import streamlit as st
 
 from core.errors import LabError
-from core.results import numbers, verdict, whatif
+from core.results import charts, numbers, verdict, whatif
 from core.storage.store import Store
 from ui.common import database_box, load_or_stop, load_tables
 
@@ -130,6 +130,7 @@ crossings = list(table[f"break-even Q ({'FLOPs' if unit == 'flops' else 'time'})
 curve = whatif.curves(methods, whatif.query_grid(queries, crossings), unit, price)
 curve = curve[curve["cost"] > 0]  # a log axis has no zero
 fig = px.line(curve, x="queries", y="cost", color="label", log_x=True, log_y=True,
+              color_discrete_map=charts.method_colours(curve["label"]),
               title=f"Total cost of each method against the number of queries, in {whatif.UNITS[unit]}",
               labels={"queries": "number of queries Q (log scale)", "cost": UNIT_AXES[unit],
                       "label": "method"})

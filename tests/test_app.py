@@ -321,3 +321,24 @@ def test_the_app_is_served_to_this_machine_only_unless_told_otherwise():
     import tomllib
     config = tomllib.loads((REPO_ROOT / ".streamlit" / "config.toml").read_text())
     assert config["server"]["address"] == "localhost"
+
+
+def test_a_method_has_one_colour_on_every_page(data_dir):
+    """Home, Results and What-if draw each method in the colour of charts.METHOD_COLOURS."""
+    from core.results.charts import METHOD_COLOURS
+    path = str(fill(data_dir / "lab.duckdb"))
+    seen = {}
+    for page in (None, RESULTS, "pages/6_What_if.py"):
+        at = AppTest.from_file(HOME, default_timeout=TIMEOUT)
+        if page:
+            at.switch_page(page)
+        at.query_params["db"] = path
+        at.run()
+        assert not at.exception
+        for spec in chart_specs(at):
+            for trace in json.loads(spec)["data"]:
+                colour = (trace.get("marker") or {}).get("color") or (trace.get("line") or {}).get("color")
+                if trace.get("name") in METHOD_COLOURS and isinstance(colour, str):
+                    seen.setdefault(trace["name"], set()).add(colour)
+    assert {"icl", "ft", "ft_local (oracle)"} <= set(seen)
+    assert all(colours == {METHOD_COLOURS[name]} for name, colours in seen.items()), seen

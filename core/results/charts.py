@@ -23,6 +23,25 @@ ACCURACY = "accuracy (fraction correct)"
 # colours are placeholders only the Streamlit page fills in (a saved report would be black).
 TEMPLATE = "plotly_white"
 
+# One colour per method on every page and in the report: a hue per method, darker for the
+# oracle's augmentations and lighter for the model's own.
+METHOD_COLOURS = {
+    "pretrained": "#7f7f7f", "icl": "#1f77b4", "ft": "#d62728",
+    "ft_local (oracle)": "#2ca02c", "ft_local (model)": "#98df8a",
+    "ft_global (oracle)": "#9467bd", "ft_global (model)": "#c5b0d5",
+    "ft_local_global (oracle)": "#ff7f0e", "ft_local_global (model)": "#ffbb78",
+}
+OTHER_COLOURS = ["#8c564b", "#e377c2", "#bcbd22", "#17becf", "#c49c94", "#f7b6d2"]
+
+
+def method_colours(labels) -> dict[str, str]:
+    """The colour of each method label ('ft_local (oracle)'); labels this table does not know
+    (a method added later) take the next of a fixed list, in sorted order, so they too keep
+    their colour from page to page."""
+    unknown = sorted({str(label) for label in labels} - set(METHOD_COLOURS))
+    return METHOD_COLOURS | {label: OTHER_COLOURS[k % len(OTHER_COLOURS)]
+                             for k, label in enumerate(unknown)}
+
 
 def compute_chart(totals: pd.DataFrame, x: str = "flops") -> go.Figure:
     """Held-out accuracy against compute, one point per run, with the Pareto frontier as a
@@ -31,7 +50,7 @@ def compute_chart(totals: pd.DataFrame, x: str = "flops") -> go.Figure:
     if x == "flops":
         points = points[points[x] > 0]  # a log axis has no zero
     fig = px.scatter(points, x=x, y="heldout_accuracy", color="label", log_x=x == "flops",
-                     template=TEMPLATE,
+                     template=TEMPLATE, color_discrete_map=method_colours(points["label"]),
                      hover_data={"run_id": True, "model": True, "seed": True, "label": False,
                                  **({"heldout_coverage": ":.2f"}
                                     if "heldout_coverage" in points else {})},
@@ -59,7 +78,9 @@ def accuracy_chart(acc: pd.DataFrame, color: str = "label", color_title: str = "
     hover = {"low": ":.2f", "high": ":.2f", "above": False, "below": False}
     if "runs" in acc:
         hover["runs"] = True
+    colours = method_colours(acc[color]) if color == "label" else None
     fig = px.bar(acc, x="split", y="accuracy", color=color, barmode="group", template=TEMPLATE,
+                 color_discrete_map=colours,
                  error_y="above", error_y_minus="below", hover_data=hover, title=title,
                  labels={"split": "split (test item type)", "accuracy": ACCURACY, color: color_title,
                          "runs": "runs pooled"})

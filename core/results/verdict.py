@@ -129,8 +129,9 @@ def decide(methods: list[MethodEvidence], costs: dict[str, float] | None = None,
                         f"for {cost_text(costs[chosen.label])} in all.")
             others = [m for m in reach if m is not chosen]
             if others:
-                details.append("Also reaching the target, at a higher cost: " + "; ".join(
-                    f"{m.label} {cost_text(costs[m.label])}" for m in others) + ".")
+                details.append("Also reaching the target, at the same or a higher cost: "
+                               + "; ".join(f"{m.label} {cost_text(costs[m.label])}" for m in others)
+                               + ".")
         else:
             chosen = max(reach, key=lambda m: m.mean)
             recommended = chosen.label
