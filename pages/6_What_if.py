@@ -38,6 +38,11 @@ def load_calibration(db: str, world_id: str, model: str) -> pd.DataFrame:
     return whatif.load_calibration(Store(db, read_only=True), world_id, model)
 
 
+@st.cache_data(ttl=10, show_spinner=False)
+def load_throughput(db: str, model: str) -> dict | None:
+    return Store(db, read_only=True).calibration(model)
+
+
 def link_number(name: str, default: float) -> float:
     try:
         value = float(st.query_params.get(name, default))
@@ -178,13 +183,21 @@ else:
                "the lowest and highest break-even over every pair of an ICL run and a fine-tuning "
                "run; 'never' means some pair does not cross.")
 
+throughput = load_throughput(db, model)
+throughput_text = (f"{numbers.si(throughput['flops_per_second'], 'FLOP/s')} measured on "
+                   f"{throughput['machine']} ({throughput['device']}) at "
+                   f"{throughput['measured_at']:%Y-%m-%d %H:%M} UTC, on forwards of "
+                   f"{int(throughput['tokens'])} tokens of query-sized rows (median of five)"
+                   if throughput else "the pooled rate of these runs' evaluations (no "
+                   "calibration is stored for this model: any run on this machine stores one)")
 with st.expander("How the costs are calibrated"):
     st.markdown(
         "- **Fixed cost**: the run's augment and train phases (FLOPs estimated, seconds "
         "measured); zero for `icl` and `pretrained`.\n"
         "- **Cost per query**: the run's `per_query_flops`, one query served alone (for ICL, "
-        "its whole context read again). Seconds per query are those FLOPs at the throughput "
-        "the run's evaluate phase measured, so ICL queries are charged for their context.\n"
+        "its whole context read again). Seconds per query are those FLOPs at one throughput "
+        f"for the model: {throughput_text}, so the same FLOPs cost the same time whatever "
+        "else the machine was doing during a run.\n"
         "- **Your context**: ICL's cost per query × (your context + item tokens) / (measured "
         "context + item tokens); item tokens are the evaluated tokens per item. Linear in "
         "tokens: the attention term that grows with context is left out, which flatters "

@@ -84,6 +84,18 @@ def test_calibration_from_measured_runs():
     assert cal.loc["l0", "label"] == "ft_local (oracle)" and cal.loc["f0", "label"] == "ft"
 
 
+def test_the_same_flops_per_query_cost_the_same_seconds_whatever_a_run_measured():
+    """A run evaluated on a busy machine (ten times slower) is not charged ten times more per
+    query: seconds come from one rate, the machine's calibration or else the pooled one."""
+    raw = raw_runs()
+    raw.loc[raw["run_id"] == "f1", "eval_seconds"] = 10.0  # f0 took 1.0 s for the same work
+    pooled = whatif.calibrate(raw).set_index("run_id")
+    assert pooled.loc["f0", "per_query_seconds"] == pooled.loc["f1", "per_query_seconds"]
+    measured = whatif.calibrate(raw, flops_per_second=1e3).set_index("run_id")
+    assert measured.loc["f0", "per_query_seconds"] == measured.loc["f1", "per_query_seconds"] == 0.1
+    assert measured.loc["i0", "per_query_seconds"] == 1.0  # 1000 FLOPs at 1000 FLOP/s
+
+
 def test_a_longer_context_raises_only_icl_per_query_cost():
     cal = whatif.calibrate(raw_runs())
     scaled = whatif.at_context(cal, 1900).set_index("run_id")

@@ -7,10 +7,10 @@ The model is two numbers per method (docs/methods.md, "Compute accounting"):
   the run's costs; zero for `icl` and `pretrained`);
 - per-query cost: what serving one query costs. FLOPs are the run's measured
   `per_query_flops` (runs.extra: one query served alone; for ICL that includes reading the
-  whole context again). Seconds are those FLOPs at the throughput the run's evaluate phase
-  measured (evaluate seconds / evaluate FLOPs); without a shared context this is exactly
-  evaluate seconds / items, and for ICL it charges every query for reading its context,
-  where evaluate seconds / items would hide that behind the cache shared by all items.
+  whole context again). Seconds are those FLOPs at the machine's measured throughput for the
+  model (`core/running/calibration.py`, stored once per machine and model), so the same
+  FLOPs always cost the same seconds; a database without a calibration uses the pooled rate
+  of all its runs' evaluations instead (still one rate for every run), never a run's own.
 
 Cost at Q queries = fixed + Q x per-query, in FLOPs, seconds, and money = seconds x price per
 hour / 3600. ICL's per-query cost is scaled to the user's context size linearly in tokens
@@ -98,11 +98,13 @@ def format_q(q: float | None) -> str:
 # ------------------------------------------------------------------ calibration
 
 
-def calibrate(raw: pd.DataFrame) -> pd.DataFrame:
+def calibrate(raw: pd.DataFrame, flops_per_second: float | None = None) -> pd.DataFrame:
     """Per run (raw columns: run_id, method, aug_source, seed, extra (JSON), augment_flops,
     augment_seconds, train_flops, train_seconds, eval_flops, eval_seconds, eval_tokens,
     items, heldout_accuracy): fixed and per-query cost, measured context and item tokens.
-    Runs without `per_query_flops` (older files) fall back to evaluate FLOPs / items."""
+    Runs without `per_query_flops` (older files) fall back to evaluate FLOPs / items.
+    Seconds per query are FLOPs / `flops_per_second` (the machine's calibration; without
+    one, the pooled rate of these runs' evaluations)."""
     frame = raw.copy()
     extra = [json.loads(e) if isinstance(e, str) else e for e in frame["extra"]]
     extra = [e if isinstance(e, dict) else {} for e in extra]
@@ -112,8 +114,11 @@ def calibrate(raw: pd.DataFrame) -> pd.DataFrame:
     items = frame["items"].where(frame["items"] > 0)
     frame["per_query_flops"] = [e.get("per_query_flops", math.nan) for e in extra]
     frame["per_query_flops"] = frame["per_query_flops"].fillna(frame["eval_flops"] / items)
-    throughput = (frame["eval_seconds"] / frame["eval_flops"].where(frame["eval_flops"] > 0))
-    frame["per_query_seconds"] = (frame["per_query_flops"] * throughput).fillna(
+    if not flops_per_second:
+        seconds = frame["eval_seconds"].where(frame["eval_flops"] > 0).sum()
+        flops_per_second = frame["eval_flops"].where(frame["eval_flops"] > 0).sum() / seconds \
+            if seconds > 0 else math.nan
+    frame["per_query_seconds"] = (frame["per_query_flops"] / flops_per_second).fillna(
         frame["eval_seconds"] / items)
     context = pd.Series([e.get("icl_context_tokens", 0) for e in extra], index=frame.index)
     frame["context_tokens"] = context.where(frame["method"] == ICL)
@@ -244,6 +249,8 @@ def options(store: Store) -> pd.DataFrame:
 
 
 def load_calibration(store: Store, world_id: str, model: str) -> pd.DataFrame:
-    """Calibrated costs (see `calibrate`) of every complete run of one world and model."""
+    """Calibrated costs (see `calibrate`) of every complete run of one world and model, at the
+    newest throughput stored for the model."""
     raw = store.phase_costs(world_id, model)
-    return calibrate(raw)
+    throughput = store.calibration(model)
+    return calibrate(raw, throughput["flops_per_second"] if throughput else None)

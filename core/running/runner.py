@@ -25,7 +25,7 @@ from core.methods import augment as augment_mod
 from core.methods import get_method, icl
 from core.methods.finetune import make_examples, train
 from core.results.audit import given_coverage
-from core.running import hardware
+from core.running import calibration, hardware
 from core.running.costs import Meter, PhaseCost, forward_flops
 from core.running.evaluate import Prediction, accuracy_by_split, evaluate
 from core.running.result import RunResult
@@ -190,6 +190,7 @@ def run_all(specs: Sequence[RunSpec], store: Store, progress: Progress | None = 
         world = worlds[key]
         if spec.model not in lm_cache:
             lm_cache[spec.model] = models.load(spec.model)
+            calibration.ensure(store, lm_cache[spec.model])  # the what-if's seconds per FLOP
         world_id = store.save_world(world, spec.preset)
         run_id = uuid.uuid4().hex[:12]
         store.begin_run(run_id, world_id, spec)

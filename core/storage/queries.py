@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from core.errors import LabError
+
 
 class Queries:
     def query(self, sql: str, params: list | dict | None = None) -> pd.DataFrame:
@@ -79,6 +81,20 @@ class Queries:
             FROM metrics m JOIN runs r USING (run_id) LEFT JOIN worlds w USING (world_id)
             LEFT JOIN held ON held.world_id = r.world_id AND held.split = m.split
             WHERE r.status = 'complete' ORDER BY r.created_at, m.split""")
+
+    def calibration(self, model: str, machine: str | None = None,
+                    device: str | None = None) -> dict | None:
+        """The newest stored throughput of `model` (on `machine` and `device` when given), as
+        a dict of the calibrations table's columns, or None (also for a file from before the
+        table existed)."""
+        try:
+            frame = self.query("""
+                SELECT * FROM calibrations WHERE model = ? AND (? IS NULL OR machine = ?)
+                  AND (? IS NULL OR device = ?) ORDER BY measured_at DESC LIMIT 1""",
+                               [model, machine, machine, device, device])
+        except LabError:
+            return None
+        return frame.iloc[0].to_dict() if len(frame) else None
 
     def run_totals(self) -> pd.DataFrame:
         """One row per complete run: held-out accuracy (over items of the world's held-out

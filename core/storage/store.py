@@ -26,6 +26,7 @@ from core.paths import default_db_path
 from core.storage.queries import Queries
 
 if TYPE_CHECKING:
+    from core.running.calibration import Calibration
     from core.running.result import RunResult
     from core.running.spec import RunSpec
     from core.worlds import World
@@ -50,6 +51,8 @@ CREATE TABLE IF NOT EXISTS augmentations (run_id VARCHAR, statement VARCHAR, sco
   source VARCHAR, label VARCHAR, in_training BOOLEAN);
 CREATE TABLE IF NOT EXISTS loss_curves (run_id VARCHAR, step INTEGER, loss DOUBLE,
   tokens BIGINT);
+CREATE TABLE IF NOT EXISTS calibrations (machine VARCHAR, model VARCHAR, device VARCHAR,
+  flops_per_second DOUBLE, tokens BIGINT, seconds DOUBLE, measured_at TIMESTAMP);
 -- Files made before a column existed get it here.
 ALTER TABLE items ADD COLUMN IF NOT EXISTS held_out BOOLEAN;
 """
@@ -175,6 +178,12 @@ class Store(Queries):
                              for i in world.items])
             con.execute("COMMIT")
         return world.world_id
+
+    def save_calibration(self, c: Calibration) -> None:
+        with self._connect() as con:
+            con.execute("INSERT INTO calibrations VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [c.machine, c.model, c.device, c.flops_per_second, c.tokens, c.seconds,
+                         c.measured_at])
 
     def begin_run(self, run_id: str, world_id: str, spec: RunSpec) -> None:
         with self._connect() as con:
