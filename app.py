@@ -12,6 +12,7 @@ from core.paths import default_db_path
 from core.queue import jobs, progress
 from core.results import charts
 from core.results.analysis import method_label
+from core.results.published import Published, published
 from core.storage.store import Store
 from ui.access import may_change
 from ui.common import confined_or_stop
@@ -32,10 +33,11 @@ st.markdown(
     "It sets that against the compute each method costs, per query and up front, so you can "
     "see which one pays off for your use.")
 st.warning(
-    "With the default 135M-parameter model, ICL copies the comparative it read in context, "
-    "so its reversal accuracy stays at or below chance. The oracle augmentation source "
-    "(`--aug-source oracle`, the default) and larger models of your own (`--model`) show "
-    "the rest of the picture.")
+    "The built-in model is small (135 million parameters). It learns facts by fine-tuning, but "
+    "it does not reason over facts placed in its prompt: it repeats them as written. So here, "
+    "putting knowledge in the prompt looks worse than it does with larger models; to compare "
+    "the two fairly, run the lab on a larger model of your own (a model folder on the "
+    "Experiments page).")
 
 db = confined_or_stop(st.query_params.get("db") or str(default_db_path()), "the database file")
 
@@ -103,17 +105,37 @@ demo_progress()
 st.markdown("Or from the command line (then open **Results**):")
 st.code(RUN_COMMAND, language="bash")
 
+
+@st.cache_data(show_spinner=False)
+def study_result() -> Published | None:
+    return published("reversals")
+
+
+def show_the_study() -> None:
+    """Before a user's first run: what the lab's own study found, with its model and date."""
+    study = study_result()
+    if study is None:
+        return
+    st.subheader("What the lab's own study found")
+    st.caption(f"Quick `{study.kind}` world, model `{study.model}` (SmolLM2-135M), measured "
+               f"{study.dates} (code {study.code}); every run is in docs/study/results.jsonl. "
+               "The demo above runs the same methods on one seed in a few minutes.")
+    st.markdown(study.verdict.markdown())
+    st.dataframe(study.table, hide_index=True)
+
+
+totals = pd.DataFrame()
 if Path(db).is_file():
     try:
         totals = load_totals(db).dropna(subset=["heldout_accuracy", "flops"])
     except LabError as error:
         st.error(str(error))
-        totals = pd.DataFrame()
     totals = totals[totals["flops"] > 0] if len(totals) else totals
-    if len(totals):
-        totals["label"] = [method_label(m, a) for m, a in zip(totals["method"], totals["aug_source"])]
-        fig = charts.compute_chart(totals)  # the Results page's chart, in the same colours
-        st.subheader("Headline")
-        st.plotly_chart(fig, config=charts.CONFIG)
-        st.caption("Up and to the left is better: more of the held-out questions right for less "
-                   "compute. The camera icon in the chart's toolbar downloads it as an SVG image.")
+if not len(totals):
+    show_the_study()
+else:
+    totals["label"] = [method_label(m, a) for m, a in zip(totals["method"], totals["aug_source"])]
+    st.subheader("Headline")
+    st.plotly_chart(charts.compute_chart(totals), config=charts.CONFIG)  # as on Results
+    st.caption("Up and to the left is better: more of the held-out questions right for less "
+               "compute. The camera icon in the chart's toolbar downloads it as an SVG image.")

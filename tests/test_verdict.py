@@ -82,3 +82,18 @@ def test_the_results_page_says_in_words_what_the_runs_support(data_dir, all_at_c
     assert "Best on reversal" in text and "135M default model" in text
     at = open_page(RESULTS, db=str(all_at_chance))
     assert "No method beats chance" in " ".join(m.value for m in at.markdown)
+
+
+def test_home_shows_the_lab_s_own_study_before_a_first_run(data_dir):
+    from streamlit.testing.v1 import AppTest
+    from test_app import HOME
+
+    from core.results.published import published
+    study = published("reversals")
+    assert study is not None and study.model == "default" and len(study.table) >= 4
+    assert "pretrained" in set(study.table["method"]) and "pretrained" not in study.verdict.working
+    at = AppTest.from_file(HOME, default_timeout=60).run()
+    assert not at.exception
+    assert "What the lab's own study found" in [h.value for h in at.subheader]
+    assert any(study.dates in c.value and "model `default`" in c.value for c in at.caption)
+    assert any(study.verdict.headline in m.value for m in at.markdown)
