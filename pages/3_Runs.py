@@ -50,19 +50,30 @@ st.query_params["view"] = view
 if view == "every run":
     table = runs.merge(analysis.split_accuracy(tables.metrics).add_prefix("accuracy: "),
                        left_on="run_id", right_index=True, how="left")
-    shown = ["run_id", "status", "error", "label", "model", "seed", "kind", "preset", "world_seed",
-             "heldout_accuracy", *[c for c in table if c.startswith("accuracy: ")], "flops", "seconds",
-             "created_at", "settings", "world_params"]
-    st.dataframe(table.sort_values("created_at", ascending=False)[shown], hide_index=True, key="runs",
-                 column_config={
-                     "run_id": "run", "label": "method", "seed": "training seed", "kind": "world",
-                     "world_seed": "world seed", "created_at": "created (UTC)",
-                     "heldout_accuracy": st.column_config.NumberColumn("held-out accuracy", format="%.3f"),
-                     "flops": st.column_config.NumberColumn("total FLOPs", format="%.3g"),
-                     "seconds": st.column_config.NumberColumn("total seconds", format="%.1f"),
-                     "world_params": "world parameters"})
+    table["duration"] = (table["finished_at"] - table["created_at"]).dt.total_seconds()
+    table = table.sort_values("created_at", ascending=False, ignore_index=True)
+    shown = ["run_label", "label", "status", "error", "model", "kind", "preset", "world_seed",
+             "heldout_accuracy", *[c for c in table if c.startswith("accuracy: ")], "flops",
+             "created_at", "duration", "settings", "world_params", "run_id"]
+    picked = st.dataframe(
+        table[shown], hide_index=True, key="runs", on_select="rerun", selection_mode="multi-row",
+        column_config={
+            "run_label": "run", "label": "method", "kind": "world", "world_seed": "world seed", "run_id": "id",
+            "created_at": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm"),
+            "duration": st.column_config.NumberColumn("duration (s)", format="%.0f"),
+            "heldout_accuracy": st.column_config.NumberColumn("held-out accuracy", format="%.2f"),
+            "flops": st.column_config.NumberColumn("total FLOPs", format="compact"),
+            "world_params": "world parameters"})
     st.caption(f"{len(runs)} of {len(tables.runs)} runs. Failed runs show their error; a run whose "
-               "process died shows 'interrupted'.")
+               "process died shows 'interrupted'. Tick rows to compare or share them.")
+    chosen = list(table["run_id"].iloc[picked.selection.rows]) if picked.selection.rows else []
+    if chosen:
+        selection = {"runs": ",".join(chosen), "db": db}
+        left, right = st.columns(2)
+        left.page_link("pages/7_Compare.py", label=f"Compare the {len(chosen)} chosen runs",
+                       query_params=selection)
+        right.page_link("pages/8_Share.py", label=f"Share the {len(chosen)} chosen runs",
+                        query_params=selection)
 else:
     groups = analysis.group_over_seeds(runs, tables.metrics)
     if groups.empty:

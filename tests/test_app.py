@@ -342,3 +342,11 @@ def test_a_method_has_one_colour_on_every_page(data_dir):
                     seen.setdefault(trace["name"], set()).add(colour)
     assert {"icl", "ft", "ft_local (oracle)"} <= set(seen)
     assert all(colours == {METHOD_COLOURS[name]} for name, colours in seen.items()), seen
+
+
+def test_runs_show_their_start_and_duration(data_dir):
+    fill(data_dir / "lab.duckdb")
+    table = frame(open_page(RUNS), "error")
+    assert {"run_label", "created_at", "duration"} <= set(table.columns)
+    done = table[table["status"] == "complete"]
+    assert (done["duration"] >= 0).all() and table["created_at"].is_monotonic_decreasing
