@@ -100,7 +100,7 @@ def _writable(path: Path, what: str) -> Path:
 
 
 def cmd_score(args: argparse.Namespace) -> None:
-    from core.lm import models, scoring
+    from core.lm import models, requests
     out = _writable(Path(args.out), "--out")
     pairs = Path(args.pairs)
     if not pairs.is_file():
@@ -122,12 +122,12 @@ def cmd_score(args: argparse.Namespace) -> None:
     lm = models.load(args.model)
     longest = getattr(lm.model.config, "max_position_embeddings", None)
     for _, context, continuation, number in rows:
-        # Counted as a row is scored: the start token, the context, the continuation.
-        tokens = len(lm.start_ids) + len(lm.encode(context)) + len(lm.encode(continuation))
+        # Counted as the pair is scored, under the chosen convention.
+        tokens = sum(map(len, requests.encode_pair(lm, context, continuation, args.convention)))
         if longest and tokens > longest:
             raise LabError(f"{args.pairs} line {number}: {tokens} tokens of context and "
                            f"continuation, more than the model's {longest}")
-    scores = scoring.loglikelihoods(lm, [(c, x) for _, c, x, _ in rows])
+    scores = requests.score_requests(lm, [(c, x) for _, c, x, _ in rows], args.convention)
     out.write_text("".join(json.dumps({"id": i, "loglik": s}) + "\n"
                            for (i, _, _, _), s in zip(rows, scores)))
     print(json.dumps({"pairs": len(rows), "out": args.out}))
@@ -251,6 +251,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--model", default="default")
     s.add_argument("--pairs", required=True)
     s.add_argument("--out", required=True)
+    s.add_argument("--convention", choices=["harness", "lab"], default="harness",
+                   help="harness (default): lm-evaluation-harness's split of context and "
+                        "continuation, no start token; lab: the model's start token, context "
+                        "and continuation tokenized apart, as the lab scores its items")
     s.set_defaults(func=cmd_score)
 
     d = sub.add_parser("demo", help="all six methods on the quick reversals world, timed")

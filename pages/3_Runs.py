@@ -58,7 +58,8 @@ if view == "every run":
     picked = st.dataframe(
         table[shown], hide_index=True, key="runs", on_select="rerun", selection_mode="multi-row",
         column_config={
-            "run_label": "run", "label": "method", "kind": "world", "world_seed": "world seed", "run_id": "id",
+            "run_label": "run", "label": "method", "kind": "world", "world_seed": "world seed",
+            "run_id": "id",
             "created_at": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm"),
             "duration": st.column_config.NumberColumn("duration (s)", format="%.0f"),
             "heldout_accuracy": st.column_config.NumberColumn("held-out accuracy", format="%.2f"),

@@ -64,7 +64,8 @@ def test_score_command_matches_a_plain_forward_pass(default_lm, float64_lm, tmp_
     out = tmp_path / "out.jsonl"
     # In this process, on the model already loaded (tests/test_cli.py runs `python -m core`).
     monkeypatch.setattr(models, "load", lambda name, device=None: default_lm)
-    assert main(["score", "--model", "default", "--pairs", str(pairs), "--out", str(out)]) == 0
+    assert main(["score", "--model", "default", "--pairs", str(pairs), "--out", str(out),
+                 "--convention", "lab"]) == 0
     scores = {row["id"]: row["loglik"] for row in map(json.loads, out.read_text().splitlines())}
     for i, (context, continuation) in enumerate(PAIRS):
         reference = plain_loglik(float64_lm, context, continuation)
@@ -116,7 +117,8 @@ def test_a_leak_between_choices_is_caught(default_lm, float64_lm, monkeypatch):
 
 def test_many_choices_of_one_prompt_split_into_rows_and_still_score_alone(tiny_lm):
     pairs = [("", f" choice number {k} " + "and more words " * k) for k in range(40)]
-    rows = scoring._item_rows(tiny_lm, pairs, tiny_lm.start_ids[-1])
+    rows = scoring._item_rows([(tiny_lm.encode(c), tiny_lm.encode(x)) for c, x in pairs],
+                              tiny_lm.start_ids[-1:])
     assert len(rows) > 1 and all(len(row.ids) <= 256 or len(row.scored) == 1 for row in rows)
     assert sorted(index for row in rows for index, _, _ in row.scored) == list(range(40))
     reference = in_float64(tiny_lm)

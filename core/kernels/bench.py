@@ -86,6 +86,38 @@ def bench_icl(lm: LM, world, max_items: int | None) -> dict:
             "icl_max_abs_diff": max(abs(a - b) for a, b in zip(fast, naive))}
 
 
+def harness_requests(world, max_items: int | None) -> list[tuple[str, str]]:
+    """A request file as an evaluation harness writes one: each half of the training set as a
+    passage, then each item's question and one choice ("many questions behind one context")."""
+    documents = [d.text for d in world.documents]
+    halves = [" ".join(documents[:len(documents) // 2]), " ".join(documents[len(documents) // 2:])]
+    items = world.items[:max_items] if max_items else world.items
+    return [(f"{passage}\nQuestion: {item.prompt}", choice)
+            for passage in halves for item in items[:len(items) // 2] for choice in item.choices]
+
+
+@torch.inference_mode()
+def bench_requests(lm: LM, world, max_items: int | None) -> dict:
+    """`python -m core score` (shared prefixes encoded once) against encoding each pair afresh."""
+    from core.lm import requests
+    pairs = harness_requests(world, max_items)
+    start = time.perf_counter()
+    fast = requests.score_requests(lm, pairs, "harness")
+    fast_s = time.perf_counter() - start
+    start = time.perf_counter()
+    naive = []
+    for context, continuation in pairs:
+        ctx, cont = requests.encode_pair(lm, context, continuation, "harness")
+        logits = lm.model(input_ids=torch.tensor([ctx + cont], device=lm.device)).logits[0]
+        logprobs = torch.log_softmax(logits.float(), -1)
+        naive.append(float(sum(logprobs[len(ctx) - 1 + k, t] for k, t in enumerate(cont))))
+    naive_s = time.perf_counter() - start
+    return {"score_speedup": naive_s / fast_s, "score_fast_s": fast_s, "score_naive_s": naive_s,
+            "score_pairs": len(pairs),
+            "score_context_tokens": max(len(lm.encode(c)) for c, _ in pairs),
+            "score_max_abs_diff": max(abs(a - b) for a, b in zip(fast, naive))}
+
+
 # ---------------------------------------------------------------- fine-tuning
 
 
@@ -243,6 +275,7 @@ def run(model: str = "default", size: str = "full", demo: bool = False) -> dict:
     if lm.device.type == "cuda":
         figures["gpu"] = torch.cuda.get_device_name(lm.device)
     for name, part in [("icl", lambda: bench_icl(lm, world, 4 if tiny else None)),
+                       ("score", lambda: bench_requests(lm, world, 4 if tiny else None)),
                        ("ft", lambda: bench_ft(lm, ft_world, 3 if tiny else 30)),
                        ("ft short", lambda: bench_ft(lm, world, 3 if tiny else 30,
                                                      "ft_short_docs", lora=False)),
@@ -270,6 +303,9 @@ def table(figures: dict) -> str:
     rows = [("ICL scoring", "icl_scoring_speedup", f"{figures['icl_pairs']} choices, "
              f"context {figures['icl_context_tokens']} tokens, max |diff| "
              f"{figures['icl_max_abs_diff']:.1e} nats"),
+            ("score file", "score_speedup", f"{figures['score_pairs']} harness requests, "
+             f"contexts up to {figures['score_context_tokens']} tokens, max |diff| "
+             f"{figures['score_max_abs_diff']:.1e} nats"),
             ("fine-tuning", "ft_speedup", _ft_detail(figures, "ft")),
             ("FT one-liners", "ft_short_docs_speedup", _ft_detail(figures, "ft_short_docs")),
             ("generation", "generation_speedup", f"{figures['generation_prompts']} prompts, "

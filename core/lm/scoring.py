@@ -47,21 +47,25 @@ class _ItemRow:
     scored: list[tuple[int, int, int]]  # (pair index, first token, token count)
 
 
-def _item_rows(lm: LM, pairs: Sequence[tuple[str, str]], first_token: int,
+def _item_rows(pairs: Sequence[tuple[list[int], list[int]]], head: list[int],
                max_row: int = 256) -> list[_ItemRow]:
-    """Pairs grouped by context, one row per group; a group whose choices would make a row
-    longer than `max_row` tokens (many pairs with an empty context, say) takes several."""
-    by_context: dict[str, list[int]] = {}
+    """Pairs of token ids (context, continuation) grouped by context, one row per group: the
+    `head` (the shared prefix's last token, or nothing), the context, then its continuations.
+    A group whose continuations would make a row longer than `max_row` tokens (many pairs
+    with an empty context, say) takes several."""
+    by_context: dict[tuple[int, ...], list[int]] = {}
     for index, (context, _) in enumerate(pairs):
-        by_context.setdefault(context, []).append(index)
+        by_context.setdefault(tuple(context), []).append(index)
     rows = []
     for context, indices in by_context.items():
-        prompt = [first_token] + lm.encode(context)
+        prompt = [*head, *context]
+        if not prompt:
+            raise LabError("a continuation needs a token before it: give a context or a prefix")
         row = None
         for index in indices:
-            continuation = lm.encode(pairs[index][1])
+            continuation = pairs[index][1]
             if not continuation:
-                raise LabError(f"empty continuation after context {context[:40]!r}")
+                raise LabError(f"empty continuation after context of {len(context)} tokens")
             if row is None or (row.scored and len(row.ids) + len(continuation) > max_row):
                 row = _ItemRow(list(prompt), [0] * len(prompt), list(range(len(prompt))), [])
                 rows.append(row)
@@ -114,17 +118,26 @@ def _score_batch(lm: LM, batch: Sequence[_ItemRow], shared: prefix_attention.Sha
     return list(zip(owners, token_lp.tolist()))
 
 
-@torch.inference_mode()
 def loglikelihoods(lm: LM, pairs: Sequence[tuple[str, str]], shared_context: str = "",
                    progress=None) -> list[float]:
     """Summed log-probability of each continuation's tokens after its context, all after
-    `shared_context` (an ICL prompt). The shared context is encoded once and attended to in
-    place by every pair; the pairs with the same context (an item's choices) share one
-    encoding of it; the vocabulary projection runs only where tokens are scored."""
+    the start token and `shared_context` (an ICL prompt). The shared context is encoded once
+    and attended to in place by every pair; the pairs with the same context (an item's
+    choices) share one encoding of it; the vocabulary projection runs only where tokens are
+    scored."""
     prefix = lm.start_ids + lm.encode(shared_context)
+    return loglikelihoods_of_ids(lm, prefix, [(lm.encode(c), lm.encode(x)) for c, x in pairs],
+                                 progress)
+
+
+@torch.inference_mode()
+def loglikelihoods_of_ids(lm: LM, prefix: list[int], pairs: Sequence[tuple[list[int], list[int]]],
+                          progress=None) -> list[float]:
+    """`loglikelihoods` on token ids: each continuation after `prefix` (may be empty) and its
+    own context."""
     # The last prefix token is fed with each row, so every scored token has a predictor row.
     shared = prefix_attention.encode(lm.model, prefix[:-1])
-    rows = _item_rows(lm, pairs, prefix[-1])
+    rows = _item_rows(pairs, prefix[-1:])
     results = [0.0] * len(pairs)
     lm_head = lm.model.get_output_embeddings()
     done = 0
