@@ -152,6 +152,18 @@ def settle(page) -> None:
                            "?.getAttribute('data-test-script-state') === 'notRunning'")
 
 
+def after_rerun(page) -> None:
+    """Wait for the rerun that a widget change starts, then for its end: until it ends, the
+    old and the new widgets can both be on the page."""
+    try:
+        page.wait_for_function("() => document.querySelector('[data-testid=stApp]')"
+                               "?.getAttribute('data-test-script-state') === 'running'",
+                               timeout=3000)
+    except Exception:  # playwright's TimeoutError: it started and ended already
+        pass
+    settle(page)
+
+
 def screenshot(page, server: Server, name: str) -> None:
     """The whole page: Streamlit scrolls inside its main section, not the document, so the window
     is made as tall as that section for the picture."""
@@ -242,8 +254,9 @@ def run_experiment(page, server: Server) -> None:
     expect(epochs).to_have_count(1)
     epochs.fill("1")
     epochs.press("Enter")
+    after_rerun(page)
     # The command preview shows what will be launched: check the settings arrived.
-    page.get_by_text("The same from the command line", exact=True).click()
+    page.get_by_text("The same from the command line", exact=True).first.click()
     # During a rerun the expander can be on the page twice (closed, stale, and open): wait
     # for a preview that has every setting rather than for exactly one preview.
     preview = page.get_by_test_id("stCode").filter(has_text="python -m core run")
