@@ -395,18 +395,3 @@ def test_local_prompts_share_their_instruction_and_the_model_reads_the_same(defa
                                 max_new_tokens=16)
     assert shared == alone and all(shared)
 
-
-def test_a_machine_is_calibrated_once_per_model_and_the_what_if_uses_it(tiny_lm, tmp_path):
-    from core.results import whatif
-    from core.running import calibration
-    store = Store(tmp_path / "lab.duckdb")
-    spec = RunSpec(method="pretrained", model="tiny", overrides=SMALL)
-    run_all([spec], store)  # loads the model: its throughput is measured and stored
-    run_all([spec], store)  # loads it again: the stored one is found, nothing is added
-    assert len(store.query("SELECT * FROM calibrations")) == 1
-    stored = store.calibration("tiny", calibration.machine_name(), str(tiny_lm.device))
-    assert stored["flops_per_second"] > 0
-    assert stored["tokens"] == calibration.ROWS * calibration.QUERY_TOKENS
-    world_id = store.runs()["world_id"].iloc[0]
-    cal = whatif.load_calibration(store, world_id, "tiny")
-    assert (cal["per_query_seconds"] == cal["per_query_flops"] / stored["flops_per_second"]).all()

@@ -19,7 +19,6 @@ import torch
 from core.lm.models import LM
 from core.running import hardware
 from core.running.costs import forward_flops
-from core.storage.store import Store
 
 QUERY_TOKENS = 64
 ROWS = 8
@@ -60,12 +59,3 @@ def measure(lm: LM) -> Calibration:
     return Calibration(machine_name(), lm.name, str(lm.device), flops / seconds,
                        ROWS * QUERY_TOKENS, seconds, datetime.now(UTC).replace(tzinfo=None))
 
-
-def ensure(store: Store, lm: LM) -> dict:
-    """This machine's stored throughput for `lm`, measured and stored first if there is none."""
-    machine = machine_name()
-    stored = store.calibration(lm.name, machine, str(lm.device))
-    if stored is None:
-        store.save_calibration(measure(lm))
-        stored = store.calibration(lm.name, machine, str(lm.device))
-    return stored

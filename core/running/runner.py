@@ -169,6 +169,13 @@ def _reuse_training(earlier: RunResult, spec: RunSpec, run_id: str, costs: list[
                      augmentations, earlier.losses, extra)
 
 
+def _calibrated(store: Store, lm: LM) -> None:
+    """This machine's throughput for `lm` in the store, measured first if there is none: the
+    what-if turns FLOPs into seconds with it (core/running/calibration.py)."""
+    if store.calibration(lm.name, calibration.machine_name(), str(lm.device)) is None:
+        store.save_calibration(calibration.measure(lm))
+
+
 def run_all(specs: Sequence[RunSpec], store: Store, progress: Progress | None = None,
             lm_cache: dict[str, LM] | None = None,
             on_result: Callable[[RunResult | None, RunSpec, str | None], None] | None = None,
@@ -190,7 +197,7 @@ def run_all(specs: Sequence[RunSpec], store: Store, progress: Progress | None = 
         world = worlds[key]
         if spec.model not in lm_cache:
             lm_cache[spec.model] = models.load(spec.model)
-            calibration.ensure(store, lm_cache[spec.model])  # the what-if's seconds per FLOP
+            _calibrated(store, lm_cache[spec.model])
         world_id = store.save_world(world, spec.preset)
         run_id = uuid.uuid4().hex[:12]
         store.begin_run(run_id, world_id, spec)

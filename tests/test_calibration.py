@@ -1,0 +1,23 @@
+"""The machine's throughput per model: measured once by the first run of a model on a machine,
+stored, and used by the what-if to turn every run's FLOPs into seconds at one rate."""
+
+from core.results import whatif
+from core.running import calibration
+from core.running.runner import RunSpec, run_all
+from core.storage.store import Store
+
+SMALL = {"n_facts": 6, "n_dimensions": 2}
+
+
+def test_a_machine_is_calibrated_once_per_model_and_the_what_if_uses_it(tiny_lm, tmp_path):
+    store = Store(tmp_path / "lab.duckdb")
+    spec = RunSpec(method="pretrained", model="tiny", overrides=SMALL)
+    run_all([spec], store)  # loads the model: its throughput is measured and stored
+    run_all([spec], store)  # loads it again: the stored one is found, nothing is added
+    assert len(store.query("SELECT * FROM calibrations")) == 1
+    stored = store.calibration("tiny", calibration.machine_name(), str(tiny_lm.device))
+    assert stored["flops_per_second"] > 0
+    assert stored["tokens"] == calibration.ROWS * calibration.QUERY_TOKENS
+    world_id = store.runs()["world_id"].iloc[0]
+    cal = whatif.load_calibration(store, world_id, "tiny")
+    assert (cal["per_query_seconds"] == cal["per_query_flops"] / stored["flops_per_second"]).all()
