@@ -102,23 +102,7 @@ def _writable(path: Path, what: str) -> Path:
 def cmd_score(args: argparse.Namespace) -> None:
     from core.lm import models, requests
     out = _writable(Path(args.out), "--out")
-    pairs = Path(args.pairs)
-    if not pairs.is_file():
-        raise LabError(f"--pairs {pairs}: file not found")
-    try:
-        lines = pairs.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise LabError(f"{pairs} is not UTF-8 text (a JSON Lines file is)") from None
-    rows = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            rows.append((row["id"], str(row["context"]), str(row["continuation"]), number))
-        except (json.JSONDecodeError, KeyError, TypeError, RecursionError) as error:
-            raise LabError(f"{args.pairs} line {number}: expected "
-                           f'{{"id", "context", "continuation"}} ({error})') from None
+    rows = requests.read_request_file(Path(args.pairs))
     lm = models.load(args.model)
     longest = getattr(lm.model.config, "max_position_embeddings", None)
     for _, context, continuation, number in rows:

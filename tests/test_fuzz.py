@@ -64,6 +64,27 @@ def test_any_world_parameters_are_a_world_or_one_clear_error(pairs, kind):
         assert "\n" not in str(error).strip()
 
 
+pair_rows = st.dictionaries(st.sampled_from(["id", "context", "continuation", "x"]),
+                            json_values, max_size=4)
+pair_lines = st.one_of(pair_rows.map(json.dumps), json_values.map(json.dumps), st.text(max_size=40))
+
+
+@FUZZ
+@given(text=st.lists(pair_lines, max_size=8).map("\n".join), raw=st.binary(max_size=60))
+def test_any_pairs_file_is_pairs_or_one_clear_error(tmp_path, text, raw):
+    """`python -m core score`'s request file, read before any model is loaded."""
+    from core.lm.requests import read_request_file
+    for name, content in (("text.jsonl", text.encode()), ("raw.jsonl", raw)):
+        path = tmp_path / name
+        path.write_bytes(content)
+        try:
+            rows = read_request_file(path)
+        except LabError as error:
+            assert "\n" not in str(error)
+        else:
+            assert all(isinstance(c, str) and isinstance(x, str) for _, c, x, _ in rows)
+
+
 def test_a_damaged_model_folder_is_one_clear_error(tiny_lm, tmp_path):
     """A cut weights file (a copy that stopped halfway), a cut header, a broken config."""
     import pytest

@@ -16,13 +16,38 @@ Where the context ends and the continuation begins (`CONVENTIONS`):
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 
+from core.errors import LabError
 from core.lm import scoring
 from core.lm.models import LM
 
 CONVENTIONS = ("harness", "lab")
 MIN_SHARED_TOKENS = 32  # a shorter common prefix is not worth a forward pass of its own
+
+
+def read_request_file(path: Path) -> list[tuple[object, str, str, int]]:
+    """(id, context, continuation, line number) of each line {"id", "context", "continuation"}
+    of a JSON Lines file; anything else is a LabError naming the line."""
+    if not path.is_file():
+        raise LabError(f"--pairs {path}: file not found")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise LabError(f"{path} is not UTF-8 text (a JSON Lines file is)") from None
+    rows = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            rows.append((row["id"], str(row["context"]), str(row["continuation"]), number))
+        except (json.JSONDecodeError, KeyError, TypeError, IndexError, RecursionError) as error:
+            raise LabError(f"{path} line {number}: expected "
+                           f'{{"id", "context", "continuation"}} ({error})') from None
+    return rows
 
 
 def encode_pair(lm: LM, context: str, continuation: str, convention: str) -> tuple[list[int], list[int]]:
