@@ -105,13 +105,14 @@ def cmd_score(args: argparse.Namespace) -> None:
     rows = requests.read_request_file(Path(args.pairs))
     lm = models.load(args.model)
     longest = getattr(lm.model.config, "max_position_embeddings", None)
-    for _, context, continuation, number in rows:
-        # Counted as the pair is scored, under the chosen convention.
-        tokens = sum(map(len, requests.encode_pair(lm, context, continuation, args.convention)))
+    # Encoded once, under the chosen convention: checked against the context, then scored.
+    encoded = [requests.encode_pair(lm, c, x, args.convention) for _, c, x, _ in rows]
+    for (_, _, _, number), (context_ids, continuation_ids) in zip(rows, encoded):
+        tokens = len(context_ids) + len(continuation_ids)
         if longest and tokens > longest:
             raise LabError(f"{args.pairs} line {number}: {tokens} tokens of context and "
                            f"continuation, more than the model's {longest}")
-    scores = requests.score_requests(lm, [(c, x) for _, c, x, _ in rows], args.convention)
+    scores = requests.score_encoded(lm, encoded)
     out.write_text("".join(json.dumps({"id": i, "loglik": s}) + "\n"
                            for (i, _, _, _), s in zip(rows, scores)))
     print(json.dumps({"pairs": len(rows), "out": args.out}))

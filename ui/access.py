@@ -33,11 +33,13 @@ def may_change(action: str) -> bool:
     if read_only():
         st.sidebar.info(f"This lab is shared read-only: you can look at results but not {action}.")
         return False
-    if not password() or st.session_state.get("lab_logged_in"):
-        if password() and st.sidebar.button("Log out"):
+    if not password():
+        return True
+    if st.session_state.get("lab_logged_in"):
+        if st.sidebar.button("Log out"):
             st.session_state.lab_logged_in = False
             st.rerun()
-        return bool(not password() or st.session_state.get("lab_logged_in"))
+        return True
     with st.sidebar.form("login"):
         st.caption(f"Log in to {action}; results can be read without it.")
         typed = st.text_input("Password", type="password")

@@ -108,8 +108,13 @@ def score_requests(lm: LM, pairs: Sequence[tuple[str, str]], convention: str = "
                    progress=None) -> list[float]:
     """Summed log-probability of each continuation after its context, every shared prefix
     encoded once."""
-    encoded = [encode_pair(lm, context, continuation, convention) for context, continuation in pairs]
-    results = [0.0] * len(pairs)
+    return score_encoded(lm, [encode_pair(lm, c, x, convention) for c, x in pairs], progress)
+
+
+def score_encoded(lm: LM, encoded: Sequence[tuple[list[int], list[int]]],
+                  progress=None) -> list[float]:
+    """`score_requests` on pairs already encoded by `encode_pair`."""
+    results = [0.0] * len(encoded)
     done = 0
     for length, members in prefix_groups([context for context, _ in encoded]):
         prefix = encoded[members[0]][0][:length]
@@ -119,5 +124,5 @@ def score_requests(lm: LM, pairs: Sequence[tuple[str, str]], convention: str = "
             results[index] = score
         done += len(members)
         if progress:
-            progress(done, len(pairs))
+            progress(done, len(encoded))
     return results

@@ -1,9 +1,11 @@
-"""Numbers for people: 4.6e10 FLOPs as '46 GFLOP', 754 seconds as '12.6 min', dollars with
-a sensible number of digits. Every page, the report and the verdict print through these."""
+"""Numbers for people: 4.6e10 FLOPs as '46 GFLOP', 754 seconds as '12 min 34 s', dollars with
+a sensible number of digits: the verdict's costs and the What-if page's calibration print so."""
 
 from __future__ import annotations
 
 import math
+
+from core.queue.progress import format_duration
 
 _PREFIXES = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
 
@@ -19,12 +21,14 @@ def si(value: float, unit: str = "") -> str:
 
 
 def duration(seconds: float) -> str:
+    """As the queue's ETA is written (progress.format_duration) up to a day; days and years
+    beyond, where a what-if at a billion queries lands."""
     if seconds is None or not math.isfinite(seconds):
         return "–"
-    for size, name in ((86400 * 365, "years"), (86400, "days"), (3600, "h"), (60, "min")):
+    for size, name in ((86400 * 365, "years"), (86400, "days")):
         if abs(seconds) >= size:
             return f"{seconds / size:.3g} {name}"
-    return f"{seconds:.3g} s"
+    return format_duration(seconds)
 
 
 def money(dollars: float) -> str:
