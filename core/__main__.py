@@ -1,4 +1,4 @@
-"""Command line: python -m core {world,run,score,demo,bench,study,tune,kinds,shortcuts} ...
+"""Command line: python -m core {world,run,score,demo,bench,study,tune,report,kinds,shortcuts} ...
 
 Mistakes a user can fix (unknown world kind, parameter out of range, missing model, unwritable
 database) print one line starting with 'error:' and exit with code 2.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def _progress_file(args: argparse.Namespace, methods: list[str]):
 
 
 def cmd_run(args: argparse.Namespace) -> None:
-    from core.running.runner import run_all
+    from core.running.executors import run_specs
     from core.running.spec import specs_from_args
     from core.storage.store import Store
     from core.worlds import build_world
@@ -76,7 +77,7 @@ def cmd_run(args: argparse.Namespace) -> None:
         else:
             print(json.dumps(result.summary()), flush=True)
 
-    run_all(specs, store, progress, on_result=on_result)
+    run_specs(specs, store, progress, on_result, args.executor, args.address)
     if tracker:
         tracker.finish()
 
@@ -150,14 +151,17 @@ def cmd_study(args: argparse.Namespace) -> None:
         seeds = _seeds(args.seeds)
         sources = _names(args.sources, "augmentation source")
         store = Store(args.db, read_only=args.table_only)
-        specs = study_specs(kinds, seeds, args.model, sources)
+        specs = study_specs(kinds, seeds, args.model, sources, teacher=args.teacher)
+        for spec in specs:
+            spec.validate()  # a teacher source without --teacher is an error before any run
         if not args.table_only:
             def on_result(result, spec, error) -> None:
                 summary = {"kind": spec.world_kind, "seed": spec.seed, "method": spec.method,
                            "aug_source": spec.aug_source_used}
                 print(json.dumps(summary | ({"error": error} if error else
                                             {"accuracy": result.summary()["accuracy"]})), flush=True)
-            ran = run_study(specs, store, on_result=on_result)
+            ran = run_study(specs, store, on_result=on_result, executor=args.executor,
+                            address=args.address)
             print(f"{ran} of {len(specs)} runs were run; the others were already complete",
                   file=sys.stderr)
         records = study_records(store, specs)
@@ -188,6 +192,30 @@ def cmd_tune(args: argparse.Namespace) -> None:
     print(tuning.table(tuning.summarize(trials)))
 
 
+def cmd_report(args: argparse.Namespace) -> None:
+    from core.results import analysis, report
+    from core.storage.store import Store
+    out = _writable(Path(args.out), "--out")
+    if args.queries < 1 or args.price < 0:
+        raise LabError("--queries must be at least 1 and --price at least 0")
+    store = Store(args.db, read_only=True)
+    tables = analysis.load_tables(store)
+    run_ids = (tables.complete["run_id"].tolist() if args.runs == "all"
+               else _names(args.runs, "run id"))
+    unknown = sorted(set(run_ids) - set(tables.runs["run_id"]))
+    if unknown:
+        raise LabError(f"no run {', '.join(unknown)} in {store.path} (python -m core run makes runs; "
+                       "the Runs page lists them)")
+    if not run_ids:
+        raise LabError(f"no complete runs in {store.path} to report on")
+    trained = tables.runs[tables.runs["run_id"].isin(run_ids) & tables.runs["has_loss_curve"]]
+    curves = analysis.loss_table(store, trained["run_id"].tolist()) if len(trained) else None
+    costs = report.cost_views(store, tables, run_ids, args.queries, args.price)
+    page = report.html_report(tables, run_ids, curves, x=args.x, title=args.title, costs=costs)
+    out.write_text(page)
+    print(json.dumps({"out": str(out), "runs": len(run_ids), "bytes": len(page.encode())}))
+
+
 def cmd_kinds(args: argparse.Namespace) -> None:
     from core.worlds import describe_params, get_kind, kind_names
     for name in kind_names():
@@ -207,6 +235,16 @@ def cmd_shortcuts(args: argparse.Namespace) -> None:
     print(f"{len(bad)} of {len(rows)} rows: a rule that may not do well there scores above "
           f"chance + {MARGIN:.2f}" + "".join(f"\n  {r.guesser} on {r.split}: {r.accuracy:.2f}"
                                              for r in bad))
+
+
+def add_executor_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--executor", choices=["local", "ray"], default="local",
+                        help="local (default): one run after another in this process; ray: each "
+                             "run a Ray task (an optional install: requirements-cluster.txt)")
+    parser.add_argument("--address", default=os.environ.get("LAB_RAY_ADDRESS"),
+                        help="with --executor ray: the cluster to join (HOST:6379 or "
+                        "ray://HOST:10001; default LAB_RAY_ADDRESS, else a local Ray started for "
+                        "the sweep and stopped after it)")
 
 
 PROGRESS_HELP = ("keep a JSON object of progress in PATH (run_index, runs_total, method, phase, "
@@ -230,6 +268,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--db", help="DuckDB file (default data/lab.duckdb)")
     r.add_argument("--quiet", action="store_true", help="no progress on stderr")
     r.add_argument("--progress-file", metavar="PATH", help=PROGRESS_HELP)
+    add_executor_options(r)
     r.set_defaults(func=cmd_run)
 
     s = sub.add_parser("score", help="log-likelihood of continuations given contexts")
@@ -261,7 +300,10 @@ def parser() -> argparse.ArgumentParser:
     st.add_argument("--kinds", default="reversals,syllogisms,celebrities,family,semantic")
     st.add_argument("--seeds", default="0,1,2")
     st.add_argument("--model", default="default")
-    st.add_argument("--sources", default="oracle,model")
+    st.add_argument("--sources", default="oracle,model", help="who writes the augmentations: "
+                    "oracle, model, teacher (with --teacher)")
+    st.add_argument("--teacher", default="", metavar="MODEL", help="the teacher of the teacher "
+                    "source: a model folder, 'default', or an OpenAI-compatible server's address")
     st.add_argument("--db", default=None, help="DuckDB file (default data/lab.duckdb)")
     st.add_argument("--table-only", action="store_true", help="only print the table")
     st.add_argument("--results", metavar="FILE", help="merge the runs into this results file "
@@ -269,6 +311,7 @@ def parser() -> argparse.ArgumentParser:
     st.add_argument("--from", dest="from_files", action="append", default=[], metavar="FILE",
                     help="build the table from results files instead of the database (repeat "
                          "to merge a colleague's file; with --results, write the merge)")
+    add_executor_options(st)
     st.set_defaults(func=cmd_study)
 
     tu = sub.add_parser("tune", help="choose the fine-tuning recipe on dev seeds: ft and "
@@ -281,6 +324,19 @@ def parser() -> argparse.ArgumentParser:
                     "already there instead of running them again (resumes a tuning)")
     tu.add_argument("--model", default="default")
     tu.set_defaults(func=cmd_tune)
+
+    rp = sub.add_parser("report", help="the Share page's HTML report: verdict, accuracy, cost at "
+                        "your volume and break-even, charts (SVG), settings; one small file")
+    rp.add_argument("--db", default=None, help="DuckDB file (default data/lab.duckdb)")
+    rp.add_argument("--runs", default="all", help="run ids, comma-separated (default: every "
+                    "complete run)")
+    rp.add_argument("--out", required=True)
+    rp.add_argument("--queries", type=float, default=1e6, help="the reader's number of queries")
+    rp.add_argument("--price", type=float, default=2.0, help="hardware price, $ per hour")
+    rp.add_argument("--x", choices=["flops", "seconds"], default="flops",
+                    help="the compute chart's axis")
+    rp.add_argument("--title", default="ICL vs fine-tuning: results")
+    rp.set_defaults(func=cmd_report)
 
     k = sub.add_parser("kinds", help="list world kinds, presets and parameters")
     k.set_defaults(func=cmd_kinds)

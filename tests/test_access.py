@@ -9,7 +9,7 @@ from core.queue import jobs
 
 
 def worlds_page(kind: str = "reversals"):
-    at = AppTest.from_file(HOME, default_timeout=TIMEOUT).switch_page("pages/1_Worlds.py")
+    at = AppTest.from_file(HOME, default_timeout=TIMEOUT).switch_page("views/1_Worlds.py")
     at.query_params["kind"] = kind
     return at
 

@@ -14,10 +14,10 @@ from core.storage.store import Store
 
 TIMEOUT = 60
 HOME = str(REPO_ROOT / "app.py")
-RESULTS = "pages/4_Results.py"
-RUNS = "pages/3_Runs.py"
-COMPARE = "pages/7_Compare.py"
-SHARE = "pages/8_Share.py"
+RESULTS = "views/4_Results.py"
+RUNS = "views/3_Runs.py"
+COMPARE = "views/7_Compare.py"
+SHARE = "views/8_Share.py"
 METHODS = [("pretrained", None, 0.40, 0.0), ("icl", None, 0.15, 0.0), ("ft", None, 0.0, 2e12),
            ("ft_local", "oracle", 1.0, 3e12), ("ft_global", "oracle", 0.9, 3e12),
            ("ft_local_global", "oracle", 1.0, 4e12)]
@@ -250,8 +250,10 @@ def test_share_offers_the_report_the_exports_and_a_link(data_dir):
     assert labels == ["HTML report", "metrics (CSV)", "metrics (Parquet)"]
     assert len(frame(at, "split")) == 2 * (N_RUNS - 1)  # every complete run by default
     link = next(t.value for t in at.text_input if t.label == "link to this view")
-    assert link.endswith("/Compare?runs=run9,run8,run7,run6,run5,run4,run3,run2,run1,run0")
+    assert link.endswith("/Share?runs=run9,run8,run7,run6,run5,run4,run3,run2,run1,run0")
     assert any("camera icon" in c.value for c in at.caption)
+    assert any("/Compare?runs=run9" in c.value for c in at.caption)  # the same runs, elsewhere
+    assert [n.value for n in at.number_input] == [1_000_000, 2.0]  # the report's Q and price
 
 
 def test_share_starts_from_the_link_selection(data_dir):
@@ -261,7 +263,7 @@ def test_share_starts_from_the_link_selection(data_dir):
     assert "?runs=run1,run5" in [c.value for c in at.code]
 
 
-WORLDS = str(REPO_ROOT / "pages" / "1_Worlds.py")
+WORLDS = str(REPO_ROOT / "views" / "1_Worlds.py")
 
 
 def test_worlds_page_shows_counts_items_and_structure_and_stores_the_world(tmp_path):
@@ -328,7 +330,7 @@ def test_a_method_has_one_colour_on_every_page(data_dir):
     from core.results.charts import METHOD_COLOURS
     path = str(fill(data_dir / "lab.duckdb"))
     seen = {}
-    for page in (None, RESULTS, "pages/6_What_if.py"):
+    for page in (None, RESULTS, "views/6_What_if.py"):
         at = AppTest.from_file(HOME, default_timeout=TIMEOUT)
         if page:
             at.switch_page(page)

@@ -17,8 +17,8 @@ from core.worlds import build_world
 
 TIMEOUT = 60
 HOME = str(REPO_ROOT / "app.py")
-AUGMENTATIONS = "pages/5_Augmentations.py"
-WHAT_IF = "pages/6_What_if.py"
+AUGMENTATIONS = "views/5_Augmentations.py"
+WHAT_IF = "views/6_What_if.py"
 CONTEXT = 900  # tokens of ICL context in the fake runs
 ITEM_TOKENS = 20
 # run_id, method, source, seed, held-out accuracy, train FLOPs, train seconds. ICL, ft and

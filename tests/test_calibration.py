@@ -21,3 +21,10 @@ def test_a_machine_is_calibrated_once_per_model_and_the_what_if_uses_it(tiny_lm,
     world_id = store.runs()["world_id"].iloc[0]
     cal = whatif.load_calibration(store, world_id, "tiny")
     assert (cal["per_query_seconds"] == cal["per_query_flops"] / stored["flops_per_second"]).all()
+
+
+def test_the_demo_promise_scales_with_the_machine_calibration():
+    from core.queue import progress
+    reference = progress.expected_demo_seconds(None)
+    assert reference == progress.DEMO_SECONDS
+    assert progress.expected_demo_seconds(progress.DEMO_FLOPS_PER_SECOND / 2) == 2 * reference

@@ -35,7 +35,7 @@ def test_model_roots_are_a_setting(monkeypatch, tmp_path):
     assert confined(tmp_path / "b" / "m", "model", model_roots()) == (tmp_path / "b" / "m").resolve()
 
 
-@pytest.mark.parametrize("page", [None, RUNS, "pages/2_Experiments.py", "pages/1_Worlds.py"])
+@pytest.mark.parametrize("page", [None, RUNS, "views/2_Experiments.py", "views/1_Worlds.py"])
 def test_pages_refuse_a_database_outside_the_data_folder(data_dir, page):
     at = (open_page(page, db="/tmp/x/sub/evil.duckdb") if page else
           AppTest.from_file(HOME, default_timeout=TIMEOUT))
@@ -53,12 +53,12 @@ def _box(at: AppTest, label: str):
 def test_the_worlds_page_neither_stores_nor_reads_outside_the_data_folder(data_dir,
                                                                           tmp_path_factory):
     outside = tmp_path_factory.mktemp("outside")
-    at = open_page("pages/1_Worlds.py")
+    at = open_page("views/1_Worlds.py")
     _box(at, "Database file").set_value(str(outside / "x" / "evil.duckdb")).run()
     assert any("must be inside" in e.value for e in at.error)
     assert not (outside / "x").exists()  # nothing was made
 
-    at = open_page("pages/1_Worlds.py", kind="custom")
+    at = open_page("views/1_Worlds.py", kind="custom")
     _box(at, "path").set_value("/etc/passwd").run()
     assert any("the custom world file must be inside" in e.value for e in at.error)
     assert not any("not valid JSON" in e.value for e in at.error)  # the file was not read

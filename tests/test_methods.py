@@ -40,7 +40,7 @@ def test_no_module_outside_the_registry_asks_what_a_method_is_by_its_name():
     """A method's name compared anywhere else is a second declaration waiting to drift (the
     job queue once guessed phases from substrings of the name)."""
     registry = REPO_ROOT / "core" / "methods" / "__init__.py"
-    files = [*(REPO_ROOT / "core").rglob("*.py"), *(REPO_ROOT / "pages").glob("*.py"),
+    files = [*(REPO_ROOT / "core").rglob("*.py"), *(REPO_ROOT / "views").glob("*.py"),
              *(REPO_ROOT / "ui").glob("*.py"), REPO_ROOT / "app.py"]
     named = [f"{path.relative_to(REPO_ROOT)}:{line} {value!r}" for path in files if path != registry
              for line, value in _method_tests(ast.parse(Path(path).read_text()))]

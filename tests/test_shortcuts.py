@@ -133,7 +133,7 @@ def test_the_worlds_page_shows_the_check_and_warns_when_a_rule_passes_its_bound(
     from streamlit.testing.v1 import AppTest
 
     from core.paths import REPO_ROOT
-    page = str(REPO_ROOT / "pages" / "1_Worlds.py")
+    page = str(REPO_ROOT / "views" / "1_Worlds.py")
     at = AppTest.from_file(page, default_timeout=60)
     at.query_params["kind"] = "syllogisms"
     at.run()

@@ -26,7 +26,9 @@ specs = st.builds(
                               st.integers(2, 9).map(str), max_size=2),
     model=st.sampled_from(["default", "tiny", "org/model"]), aug_source=st.sampled_from(SOURCES),
     seed=st.integers(0, 2**31 - 1), ft=ft_configs, icl_max_tokens=st.integers(0, 8192),
-    icl_fill=st.sampled_from(FILLS))
+    icl_fill=st.sampled_from(FILLS),
+).map(lambda spec: dataclasses.replace(  # a teacher goes with the teacher source only
+    spec, teacher="http://127.0.0.1:8000/v1#org/teacher" if spec.aug_source == "teacher" else ""))
 
 
 @settings(max_examples=200, deadline=None, derandomize=True)
@@ -49,11 +51,22 @@ def test_one_command_runs_only_specs_that_differ_in_their_method():
         command_args([RunSpec(method="ft"), RunSpec(method="icl", model="tiny")])
 
 
-def test_a_stored_run_gives_back_its_spec():
+@pytest.mark.parametrize("source,teacher", [("model", ""), ("teacher", "http://127.0.0.1:1/v1")])
+def test_a_stored_run_gives_back_its_spec(source, teacher):
     spec = RunSpec(method="ft_local", world_kind="family", world_seed=3, preset="quick",
-                   overrides={"n_families": 2}, model="tiny", aug_source="model", seed=4,
-                   ft=FTConfig(mode="lora", epochs=2, lora_rank=4))
+                   overrides={"n_families": 2}, model="tiny", aug_source=source, teacher=teacher,
+                   seed=4, ft=FTConfig(mode="lora", epochs=2, lora_rank=4))
     row = {"method": spec.method, "kind": spec.world_kind, "world_seed": spec.world_seed,
            "preset": spec.preset, "model": spec.model, "aug_source": spec.aug_source_used,
            "seed": spec.seed, "settings": json.dumps(spec.settings())}
     assert spec_from_stored(row, spec.overrides) == spec
+
+
+def test_the_teacher_source_needs_a_teacher_and_a_teacher_needs_that_source():
+    with pytest.raises(LabError, match="needs --teacher"):
+        RunSpec(method="ft_local", aug_source="teacher").validate()
+    with pytest.raises(LabError, match="only with --aug-source teacher"):
+        RunSpec(method="ft_local", aug_source="model", teacher="default").validate()
+    spec = RunSpec(method="ft_local", aug_source="teacher", teacher="default").validate()
+    assert spec.settings()["teacher"] == "default"
+    assert "teacher" not in RunSpec(method="ft_local", aug_source="model").settings()

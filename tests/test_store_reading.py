@@ -51,7 +51,7 @@ def test_a_results_page_reads_while_a_command_line_run_writes(tmp_path):
         while writer.poll() is None or reads < 2:
             st.cache_data.clear()  # read the file each time, as a page does after its ttl
             at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=60)
-            at.switch_page("pages/4_Results.py")
+            at.switch_page("views/4_Results.py")
             at.query_params["db"] = str(db)
             at.run()
             assert not at.exception, at.exception

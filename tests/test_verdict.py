@@ -7,8 +7,8 @@ from test_app import fill, open_page
 
 from core.results.verdict import MethodEvidence, decide
 
-WHAT_IF = "pages/6_What_if.py"
-RESULTS = "pages/4_Results.py"
+WHAT_IF = "views/6_What_if.py"
+RESULTS = "views/4_Results.py"
 
 
 def method(label, mean, low, high, runs=3, coverage=0.0, chance=0.5):

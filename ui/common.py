@@ -66,7 +66,7 @@ def stop_with_how(message: str, command: str = RUN_COMMAND) -> None:
     """Say what is missing and how to produce it (a command, or the Experiments page); stop."""
     st.info(message)
     st.code(command, language="bash")
-    st.page_link("pages/2_Experiments.py", label="Or launch them from the Experiments page")
+    st.page_link("views/2_Experiments.py", label="Or launch them from the Experiments page")
     st.stop()
 
 

@@ -50,6 +50,19 @@ def graph_figure(graph: dict, title: str, max_nodes: int = 400) -> go.Figure:
         ys += [y0, y1, None]
     fig = go.Figure(go.Scatter(x=xs, y=ys, mode="lines", line={"width": 1, "color": "#bbb"},
                                hoverinfo="skip", showlegend=False))
+    # Each line's relation at its middle: written out while the picture stays readable, on
+    # hover beyond that.
+    named = [e for e in edges if e.get("label")]
+    if named:
+        middles = [((pos[e["source"]][0] + pos[e["target"]][0]) / 2,
+                    (pos[e["source"]][1] + pos[e["target"]][1]) / 2) for e in named]
+        fig.add_trace(go.Scatter(
+            x=[m[0] for m in middles], y=[m[1] for m in middles],
+            mode="text" if len(named) <= 60 else "markers",
+            text=[e["label"] for e in named], textfont={"size": 9, "color": "#777"},
+            marker={"size": 4, "color": "#bbb"}, name="relation (on the line)",
+            hovertext=[f"{e['source']} {e['label']} {e['target']}" for e in named],
+            hoverinfo="text"))
     groups = defaultdict(list)
     for n in nodes:
         groups[str(n.get("group", ""))].append(n["id"])

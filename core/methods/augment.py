@@ -1,12 +1,13 @@
 """Augmentation: inferences added to the fine-tuning data, and their audit.
 
-Sources: `oracle` (the world's own true inferences: an upper bound) or `model` (the model
-itself, in context, as in the study). The study's prompts are unpublished; ours follow its
+Sources: `oracle` (the world's own true inferences: an upper bound), `model` (the model
+itself, in context, as in the study) or `teacher` (another model, local or behind a server:
+core/methods/writers.py). The study's prompts are unpublished; ours follow its
 description (docs/methods.md). Generated text is split into statements, deduplicated,
 and each statement is judged by the world: true, false or unparseable, and whether it merely
 repeats a training sentence.
 
-Model generation is greedy and depends only on the model's (original) weights and the world,
+Model generation is greedy and depends only on the writer's (original) weights and the world,
 so a process that runs several methods on one world writes each scope's statements once:
 `augment` takes a `cache` that `runner.run_all` keeps for its runs. A reused scope still
 counts what generating it cost (tokens, FLOPs and the seconds it took), so `ft_local_global`
@@ -21,12 +22,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from core.errors import LabError
-from core.lm import generation
 from core.lm.models import LM
 from core.methods.config import SOURCES
 from core.methods.finetune import split_sentences
 from core.methods.icl import INSTRUCTION, SEPARATOR
-from core.running.costs import forward_flops
+from core.methods.writers import LocalWriter, Writer
 from core.worlds import World
 
 SCOPES = ("local", "global")
@@ -113,14 +113,19 @@ class Generation:
     seen: dict = field(default_factory=dict)  # global: passes and share of the set in context
 
 
-GenerationCache = dict[tuple[str, str, str], Generation]  # (model, world id, scope)
+GenerationCache = dict[tuple[str, str, str], Generation]  # (writer, world id, scope)
 
 
 def augment(world: World, scopes: Sequence[str], source: str, lm: LM | None = None,
             progress: Callable[[int, int], None] | None = None,
-            cache: GenerationCache | None = None) -> AugmentResult:
+            cache: GenerationCache | None = None, teacher: Writer | None = None) -> AugmentResult:
+    """The statements of each scope: the world's own (`oracle`), or written by `lm` (`model`)
+    or by `teacher` (`teacher`), each judged by the world."""
     if source not in SOURCES:
         raise LabError(f"augmentation source must be one of {', '.join(SOURCES)}, got '{source}'")
+    if source == "teacher" and teacher is None:
+        raise LabError("augmentation source 'teacher' needs a teacher model (--teacher)")
+    writer = teacher if source == "teacher" else LocalWriter(lm) if source == "model" else None
     result = AugmentResult()
     known = {s.lower() for s in training_sentences(world)}
     seen: set[str] = set()
@@ -130,7 +135,7 @@ def augment(world: World, scopes: Sequence[str], source: str, lm: LM | None = No
             if progress:
                 progress(done, len(scopes))
         else:
-            found = _generated(lm, world, scope, result, progress, cache)
+            found = _generated(writer, world, scope, result, progress, cache)
         for statement in found:
             key = statement.lower()
             if key in seen:
@@ -141,11 +146,11 @@ def augment(world: World, scopes: Sequence[str], source: str, lm: LM | None = No
     return result
 
 
-def _generated(lm: LM, world: World, scope: str, result: AugmentResult, progress,
+def _generated(writer: Writer, world: World, scope: str, result: AugmentResult, progress,
                cache: GenerationCache | None) -> tuple[str, ...]:
-    """The model's statements for one scope, from the cache when this process wrote them
+    """The writer's statements for one scope, from the cache when this process wrote them
     already; their cost is added to `result` either way."""
-    key = (lm.name, world.world_id, scope)
+    key = (writer.name, world.world_id, scope)
     if cache is not None and key in cache:
         generation = cache[key]
         result.reused_seconds += generation.seconds
@@ -155,7 +160,7 @@ def _generated(lm: LM, world: World, scope: str, result: AugmentResult, progress
     else:
         start = time.perf_counter()
         statements, tokens, flops, seen = (_model_local if scope == "local" else _model_global)(
-            lm, world, progress)
+            writer, world, progress)
         generation = Generation(tuple(statements), tokens, flops, time.perf_counter() - start,
                                 seen)
         if cache is not None:
@@ -166,41 +171,40 @@ def _generated(lm: LM, world: World, scope: str, result: AugmentResult, progress
     return generation.statements
 
 
-def _model_local(lm: LM, world: World, progress) -> tuple[list[str], int, float]:
+def _model_local(writer: Writer, world: World, progress) -> tuple[list[str], int, float]:
     """One prompt per distinct training sentence: rephrasings and direct implications."""
     prompts = [LOCAL_ITEM.format(sentence=s) for s in training_sentences(world)]
-    outputs = generation.generate(lm, prompts, max_new_tokens=48, stop="\n\n",
-                                  shared_prefix=LOCAL_INSTRUCTION, progress=progress)
-    prefix_tokens = len(lm.encode(LOCAL_INSTRUCTION))
-    return _statements(outputs), *_count(lm, prompts, outputs, prefix_tokens), {}
+    written = writer.write(prompts, LOCAL_INSTRUCTION, max_new_tokens=48, stop="\n\n",
+                           progress=progress)
+    return _statements(written.outputs), written.tokens, written.flops, {}
 
 
-def _model_global(lm: LM, world: World, progress) -> tuple[list[str], int, float, dict]:
+def _model_global(writer: Writer, world: World, progress) -> tuple[list[str], int, float, dict]:
     """The training set in context (its cache shared), then each document in turn. A training
     set longer than the model's context is read in passes: consecutive groups of documents
     that each fit beside one document's prompt, so that together they cover every document;
     each document is prompted after its own group. How much of the training set each prompt
     saw is recorded (`context_share`: 1.0 when it all fits in one pass)."""
-    groups = global_passes(lm, world)
+    groups = global_passes(writer, world)
     statements, tokens, flops, done = [], 0, 0.0, 0
     total_tokens = sum(size for _, size in groups)
     seen = 0.0
     for documents, size in groups:
         knowledge = INSTRUCTION + "".join(d.text + SEPARATOR for d in documents)
         prompts = [GLOBAL_PROMPT.format(document=d.text) for d in documents]
-        outputs = generation.generate(
-            lm, prompts, max_new_tokens=GLOBAL_NEW_TOKENS, stop="\n\n", shared_prefix=knowledge,
+        written = writer.write(
+            prompts, knowledge, max_new_tokens=GLOBAL_NEW_TOKENS, stop="\n\n",
             progress=(lambda d, n, before=done: progress(before + d, len(world.documents)))
             if progress else None)
-        pass_tokens, pass_flops = _count(lm, prompts, outputs, len(lm.encode(knowledge)))
-        statements += _statements(outputs)
-        tokens, flops, done = tokens + pass_tokens, flops + pass_flops, done + len(documents)
+        statements += _statements(written.outputs)
+        tokens, flops = tokens + written.tokens, flops + written.flops
+        done += len(documents)
         seen += len(documents) * size / total_tokens
     return statements, tokens, flops, {"global_passes": len(groups),
                                        "global_context_share": seen / len(world.documents)}
 
 
-def global_passes(lm: LM, world: World) -> list[tuple[list, int]]:
+def global_passes(lm: LM | Writer, world: World) -> list[tuple[list, int]]:
     """The documents in consecutive groups (with each group's tokens) that fit the context
     beside the instruction, the longest document's prompt and the generated inferences."""
     room = (lm.max_context - len(lm.encode(INSTRUCTION)) - GLOBAL_NEW_TOKENS - CONTEXT_MARGIN
@@ -223,16 +227,3 @@ def global_passes(lm: LM, world: World) -> list[tuple[list, int]]:
 
 def _statements(outputs: list[str]) -> list[str]:
     return [s for text in outputs for s in statements_from_text(text)]
-
-
-def _count(lm: LM, prompts: list[str], outputs: list[str], prefix_tokens: int) -> tuple[int, float]:
-    """Tokens and FLOPs: prompt tokens are one forward each (attending to the shared prefix,
-    computed once); each generated token is one more forward at the current context length."""
-    flops = forward_flops(lm, prefix_tokens, prefix_tokens / 2, head_tokens=1)
-    tokens = prefix_tokens
-    for prompt, output in zip(prompts, outputs):
-        p, g = len(lm.encode(prompt)), len(lm.encode(output)) + 1
-        tokens += p + g
-        flops += forward_flops(lm, p, prefix_tokens + p / 2, head_tokens=1)
-        flops += forward_flops(lm, g, prefix_tokens + p + g / 2)
-    return tokens, flops

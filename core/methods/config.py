@@ -3,12 +3,13 @@ command line and the app's form can build and check a run without loading torch.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from core.errors import LabError
 
 SPLITTINGS = ("none", "independent", "cumulative")  # how fine-tuning cuts documents
-SOURCES = ("oracle", "model")  # who writes the augmentations
+SOURCES = ("oracle", "model", "teacher")  # who writes the augmentations (teacher: --teacher)
 FILLS = ("sample", "needed_first")  # how a training set too long for the ICL context is cut
 
 
@@ -43,3 +44,11 @@ class FTConfig:
         if not 0 < self.lr < 1:
             raise LabError(f"fine-tuning lr must be between 0 and 1, got {self.lr}")
         return self
+
+
+def offered_teachers() -> list[str]:
+    """The teachers the app offers: the default model, and the servers or folders listed in
+    LAB_TEACHERS (comma-separated) by whoever starts the app. A browser user picks from these
+    and never types an address: the app must not become a way to reach other machines."""
+    listed = [t.strip() for t in os.environ.get("LAB_TEACHERS", "").split(",") if t.strip()]
+    return list(dict.fromkeys(["default", *listed]))

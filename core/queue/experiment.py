@@ -5,6 +5,7 @@ launch again (`experiment_from_run` of a row of `Store.interrupted_runs`)."""
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import re
 from dataclasses import dataclass, field
@@ -68,6 +69,7 @@ class Experiment:
 
     specs: list[RunSpec]
     seeds: list[int] = field(default_factory=lambda: [0])
+    executor: str = "local"  # or "ray": each run a Ray task (LAB_RAY_ADDRESS: which cluster)
 
     def validate(self) -> Experiment:
         """Build the world and check every run's settings, as the command would before loading
@@ -80,6 +82,11 @@ class Experiment:
             raise LabError("give at least one seed, e.g. 0 or 0,1,2")
         check(len(self.seeds), limits().seeds_per_launch, "training seeds in one launch",
               "seeds_per_launch")
+        if self.executor not in ("local", "ray"):
+            raise LabError(f"executor must be 'local' or 'ray', got '{self.executor}'")
+        if self.executor == "ray" and importlib.util.find_spec("ray") is None:
+            raise LabError("running on Ray needs Ray, an optional install: "
+                           ".venv/bin/pip install -r requirements-cluster.txt")
         model = check_model(self.specs[0].model)
         self.specs = [dataclasses.replace(s, model=model).validate() for s in self.specs]
         first = self.specs[0]
@@ -90,6 +97,8 @@ class Experiment:
     def run_args(self, seed: int) -> list[str]:
         """The arguments of `python -m core run` for one training seed."""
         args = command_args([dataclasses.replace(s, seed=seed) for s in self.specs])
+        if self.executor != "local":
+            args += ["--executor", self.executor]
         return [*args, "--quiet"]  # progress goes to the progress file; the log keeps results
 
     def label(self, seed: int) -> str:

@@ -109,6 +109,20 @@ def eta_seconds(progress: dict | None, now: float | None = None) -> float | None
     return max(expected_end - now, 0.0)
 
 
+# The demo as measured (`python -m core bench --demo`, 2026-11-30): 219 s on a 2-core AMD EPYC
+# with AVX2 only, whose calibration (core/running/calibration.py) reads 128 GFLOP/s for the
+# default model. Another machine's demo takes about as much longer as its calibration is lower.
+DEMO_SECONDS, DEMO_FLOPS_PER_SECOND = 219.0, 1.28e11
+
+
+def expected_demo_seconds(flops_per_second: float | None) -> float:
+    """The demo's expected wall time on a machine of this calibration (the reference machine's
+    time when there is none yet); a CPU shared with other work takes longer."""
+    if not flops_per_second or flops_per_second <= 0:
+        return DEMO_SECONDS
+    return DEMO_SECONDS * DEMO_FLOPS_PER_SECOND / flops_per_second
+
+
 def format_duration(seconds: float | None) -> str:
     """12 s, 3 min 05 s, 1 h 02 min; '?' when unknown."""
     if seconds is None:

@@ -22,7 +22,7 @@ from core.kernels import fast_paths
 from core.lm import models
 from core.lm.models import LM
 from core.methods import augment as augment_mod
-from core.methods import get_method, icl
+from core.methods import get_method, icl, writers
 from core.methods.finetune import make_examples, train
 from core.results.audit import given_coverage
 from core.running import calibration, hardware
@@ -80,10 +80,12 @@ def _training_key(lm: LM, world: World, examples: list, spec: RunSpec) -> str:
 def execute(spec: RunSpec, world: World, lm: LM, progress: Progress | None = None,
             run_id: str | None = None,
             generated: augment_mod.GenerationCache | None = None,
-            trained_before: TrainingCache | None = None) -> RunResult:
+            trained_before: TrainingCache | None = None,
+            teacher: writers.Writer | None = None) -> RunResult:
     """Run one method on one world with a loaded model; the result is not stored here.
     `generated` holds model-written augmentations to reuse (see `augment`); `trained_before`
-    holds earlier runs to take a trained result from (see `TrainingCache`)."""
+    holds earlier runs to take a trained result from (see `TrainingCache`); `teacher` writes
+    the augmentations of a run whose source is `teacher`."""
     spec.validate()
     report = progress or (lambda phase, fraction, message: None)
     run_id = run_id or uuid.uuid4().hex[:12]
@@ -112,7 +114,7 @@ def execute(spec: RunSpec, world: World, lm: LM, progress: Progress | None = Non
                     aug = augment_mod.augment(world, method.scopes, spec.aug_source, lm,
                                               progress=lambda d, n: report("augment", d / n,
                                                                            f"{d}/{n} prompts"),
-                                              cache=generated)
+                                              cache=generated, teacher=teacher)
                     meter.cost.seconds += aug.reused_seconds
                 meter.cost.tokens, meter.cost.flops = aug.tokens, aug.flops
                 costs.append(meter.cost)
@@ -122,6 +124,10 @@ def execute(spec: RunSpec, world: World, lm: LM, progress: Progress | None = Non
                 extra["augmentation_audit"] = aug.audit()
                 extra["augmentation_statements"] = len(aug.statements)
                 extra.update(aug.seen)  # how much of the training set global prompts saw
+                if spec.aug_source == "teacher" and teacher is not None:
+                    extra["augmentation_writer"] = {"teacher": teacher.name,
+                                                    "served": teacher.served,
+                                                    "flops_known": teacher.flops_known}
                 if aug.reused_scopes:
                     extra["augmentation_reused"] = aug.reused_scopes
             extra["heldout_coverage"] = _coverage(world, texts)
@@ -187,6 +193,7 @@ def run_all(specs: Sequence[RunSpec], store: Store, progress: Progress | None = 
     worlds: dict[tuple, World] = {}
     generated: augment_mod.GenerationCache = {}
     trained_before: TrainingCache = {}
+    teachers: dict[str, writers.Writer] = {}
     version = hardware.code_version()
     results = []
     for spec in specs:
@@ -202,8 +209,15 @@ def run_all(specs: Sequence[RunSpec], store: Store, progress: Progress | None = 
         run_id = uuid.uuid4().hex[:12]
         store.begin_run(run_id, world_id, spec)
         try:
+            teacher = None
+            if spec.aug_source_used == "teacher":
+                if spec.teacher not in teachers:
+                    teachers[spec.teacher] = writers.resolve(
+                        spec.teacher, lm_cache[spec.model],
+                        lambda name: lm_cache.get(name) or lm_cache.setdefault(name, models.load(name)))
+                teacher = teachers[spec.teacher]
             result = execute(spec, world, lm_cache[spec.model], progress, run_id, generated,
-                             trained_before)
+                             trained_before, teacher)
         except LabError as error:
             store.fail_run(run_id, str(error))
             if on_result:
@@ -218,3 +232,4 @@ def run_all(specs: Sequence[RunSpec], store: Store, progress: Progress | None = 
         if on_result:
             on_result(result, spec, None)
     return results
+

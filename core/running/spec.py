@@ -33,6 +33,7 @@ class RunSpec:
     overrides: dict[str, Any] = field(default_factory=dict)
     model: str = "default"
     aug_source: str = "oracle"
+    teacher: str = ""  # with aug_source 'teacher': a model or a server's address (writers.py)
     seed: int = 0
     ft: FTConfig = field(default_factory=FTConfig)
     icl_max_tokens: int = 0
@@ -45,6 +46,11 @@ class RunSpec:
         if self.aug_source not in SOURCES:
             raise LabError(f"augmentation source must be one of {', '.join(SOURCES)}, "
                            f"got '{self.aug_source}'")
+        if self.aug_source == "teacher" and not self.teacher.strip():
+            raise LabError("augmentation source 'teacher' needs --teacher: a model folder, "
+                           "'default', or an OpenAI-compatible server's address (http://...)")
+        if self.teacher and self.aug_source != "teacher":
+            raise LabError("--teacher is used only with --aug-source teacher")
         if self.icl_max_tokens < 0:
             raise LabError("icl_max_tokens must be 0 (the model's context) or positive")
         if self.icl_fill not in FILLS:
@@ -61,6 +67,8 @@ class RunSpec:
         out: dict[str, Any] = {}
         if get_method(self.method).trains:
             out["ft"] = dataclasses.asdict(self.ft)
+        if self.aug_source_used == "teacher":
+            out["teacher"] = self.teacher
         if get_method(self.method).reads_context:
             out["icl_max_tokens"] = self.icl_max_tokens
             out["icl_fill"] = self.icl_fill
@@ -80,7 +88,11 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="a world parameter")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--model", default=spec.model)
-    parser.add_argument("--aug-source", default=spec.aug_source, help=" or ".join(SOURCES))
+    parser.add_argument("--aug-source", default=spec.aug_source, help=", ".join(SOURCES))
+    parser.add_argument("--teacher", default=spec.teacher, metavar="MODEL",
+                        help="with --aug-source teacher, who writes the augmentations: a model "
+                             "folder, 'default', or an OpenAI-compatible server (http://HOST:PORT/v1"
+                             ", or http://HOST:PORT/v1#MODEL); a key from LAB_TEACHER_API_KEY")
     for name, flag in FT_FLAGS.items():
         default = getattr(ft, name)
         parser.add_argument(flag, dest=f"ft_{name}", type=type(default), default=default,
@@ -107,7 +119,7 @@ def specs_from_args(args: argparse.Namespace, methods: list[str]) -> list[RunSpe
     ft = FTConfig(**{name: getattr(args, f"ft_{name}") for name in FT_FLAGS})
     return [RunSpec(method=method, world_kind=args.world, world_seed=args.seed,
                     preset=args.preset, overrides=parse_overrides(args.set), model=args.model,
-                    aug_source=args.aug_source, seed=args.train_seed, ft=ft,
+                    aug_source=args.aug_source, teacher=args.teacher, seed=args.train_seed, ft=ft,
                     icl_max_tokens=args.icl_max_tokens, icl_fill=args.icl_fill).validate()
             for method in methods]
 
@@ -125,6 +137,8 @@ def command_args(specs: list[RunSpec]) -> list[str]:
         args += ["--set", f"{key}={value}"]
     args += ["--methods", ",".join(s.method for s in specs), "--model", first.model,
              "--aug-source", first.aug_source, "--train-seed", str(first.seed)]
+    if first.teacher:
+        args += ["--teacher", first.teacher]
     for name, flag in FT_FLAGS.items():
         if (value := getattr(first.ft, name)) != getattr(default_ft, name):
             args += [flag, str(value)]
@@ -150,5 +164,5 @@ def spec_from_stored(row: dict, overrides: dict[str, Any]) -> RunSpec:
     return RunSpec(method=row["method"], world_kind=row["kind"],
                    world_seed=int(row["world_seed"]), preset=row["preset"], overrides=overrides,
                    model=row["model"], aug_source=aug if isinstance(aug, str) and aug else "oracle",
-                   seed=int(row["seed"]), ft=ft,
+                   teacher=settings.get("teacher", ""), seed=int(row["seed"]), ft=ft,
                    icl_max_tokens=int(settings.get("icl_max_tokens", 0)), icl_fill=fill)

@@ -15,7 +15,8 @@ import pandas as pd
 
 from core.methods import METHODS, get_method
 from core.results import analysis, results_file
-from core.running.runner import RunSpec, run_all
+from core.running.executors import run_specs
+from core.running.runner import RunSpec
 from core.storage.store import Store
 from core.worlds import build_world
 
@@ -27,16 +28,18 @@ CAPTION = ("Accuracy per split: mean over seeds [95% interval]. " + analysis.INT
 
 
 def study_specs(kinds: Sequence[str], seeds: Sequence[int], model: str = "default",
-                sources: Sequence[str] = ("oracle", "model"), preset: str = "quick") -> list[RunSpec]:
-    """Per seed and kind: every method once, and the augmented ones once per source.
-    The seed sets both the world and training."""
+                sources: Sequence[str] = ("oracle", "model"), preset: str = "quick",
+                teacher: str = "") -> list[RunSpec]:
+    """Per seed and kind: every method once, and the augmented ones once per source (the
+    `teacher` source writes with `teacher`). The seed sets both the world and training."""
     specs = []
     for seed in seeds:
         for kind in kinds:
             for method in METHODS:
                 for source in (sources if get_method(method).scopes else sources[:1]):
                     specs.append(RunSpec(method=method, world_kind=kind, world_seed=seed, seed=seed,
-                                         preset=preset, model=model, aug_source=source))
+                                         preset=preset, model=model, aug_source=source,
+                                         teacher=teacher if source == "teacher" else ""))
     return specs
 
 
@@ -55,10 +58,12 @@ def _latest_complete(store: Store, spec: RunSpec) -> str | None:
                                      spec.seed, spec.settings())
 
 
-def run_study(specs: Sequence[RunSpec], store: Store, progress=None, on_result=None) -> int:
-    """Run the specs not yet complete in the store; returns how many were run."""
+def run_study(specs: Sequence[RunSpec], store: Store, progress=None, on_result=None,
+              executor: str = "local", address: str | None = None) -> int:
+    """Run the specs not yet complete in the store, one after another here or as Ray tasks
+    (`executor`); returns how many were run."""
     todo = [spec for spec in specs if _latest_complete(store, spec) is None]
-    run_all(todo, store, progress, on_result=on_result)
+    run_specs(todo, store, progress, on_result, executor, address)
     return len(todo)
 
 

@@ -57,5 +57,5 @@ else:
     st.caption("Error bars are 95% Wilson intervals over each run's test items. The camera icon "
                "in the chart's toolbar downloads it as an SVG image.")
 
-st.page_link("pages/8_Share.py", label="Share these runs (HTML report, CSV, Parquet, link)",
+st.page_link("views/8_Share.py", label="Share these runs (HTML report, CSV, Parquet, link)",
              query_params={"runs": ",".join(chosen), "db": db})

@@ -13,7 +13,7 @@ import streamlit as st
 
 from core.errors import LabError
 from core.methods import METHODS, REGISTRY
-from core.methods.config import SOURCES, SPLITTINGS, FTConfig
+from core.methods.config import SOURCES, SPLITTINGS, FTConfig, offered_teachers
 from core.paths import REPO_ROOT, default_db_path, model_roots
 from core.queue import experiment as experiments
 from core.queue import jobs, progress
@@ -131,7 +131,13 @@ if model_choice == "folder":
         model = confined_or_stop(model, "the model folder", model_roots())
 source = right.selectbox("augmentation source", SOURCES,
                          help="oracle: the world's own true inferences (an upper bound); model: "
-                              "the model writes them in context, as the study does")
+                              "the model writes them in context, as the study does; teacher: "
+                              "another model writes them")
+teacher = ""
+if source == "teacher":
+    teacher = right.selectbox("teacher", offered_teachers(),
+                              help="the default model, or a server or model folder that whoever "
+                                   "started the app listed in LAB_TEACHERS (docs/methods.md)")
 
 st.subheader("3 · Seeds and training")
 base = FTConfig()
@@ -152,6 +158,10 @@ ICL_FILLS = {"sample": "a seeded sample (does not look at the test)",
              "needed_first": "needed facts first (an upper bound: reads the test)"}
 icl_fill = st.radio("When the training set does not fit the ICL context", list(ICL_FILLS),
                     format_func=ICL_FILLS.get, horizontal=True)
+EXECUTORS = {"local": "here, one run after another",
+             "ray": "on Ray, each run a task (a local Ray, or the cluster in LAB_RAY_ADDRESS)"}
+executor = st.radio("Where the runs run", list(EXECUTORS), format_func=EXECUTORS.get,
+                    horizontal=True)
 
 st.divider()
 db = confined_or_stop(st.text_input("Database file", value=db, help=DATABASE_HELP),
@@ -163,9 +173,10 @@ if db != str(default_db_path()):
 def experiment(seeds: list[int]) -> experiments.Experiment:
     ft = dataclasses.replace(base, mode=ft_mode, splitting=splitting, epochs=epochs, lr=lr,
                              batch_size=batch_size)
-    specs = [RunSpec(method=m, **(world or {}), model=model.strip(), aug_source=source, ft=ft,
-                     icl_max_tokens=icl_max_tokens, icl_fill=icl_fill) for m in methods]
-    return experiments.Experiment(specs, seeds)
+    specs = [RunSpec(method=m, **(world or {}), model=model.strip(), aug_source=source,
+                     teacher=teacher, ft=ft, icl_max_tokens=icl_max_tokens, icl_fill=icl_fill)
+             for m in methods]
+    return experiments.Experiment(specs, seeds, executor)
 
 
 if st.button("Launch", type="primary", disabled=world is None or not allowed):
@@ -282,8 +293,8 @@ def queue() -> None:
         st.caption(f"{len(all_jobs) - SHOWN_JOBS} older jobs are not shown (their files are in "
                    f"{jobs.jobs_dir()}).")
     if any(job["state"] == "finished" for job in all_jobs):
-        link("pages/3_Runs.py", "See the runs")
-        link("pages/4_Results.py", "See the results")
+        link("views/3_Runs.py", "See the runs")
+        link("views/4_Results.py", "See the results")
     interrupted_section()
 
 

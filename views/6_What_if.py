@@ -203,4 +203,4 @@ with st.expander("How the costs are calibrated"):
         "tokens: the attention term that grows with context is left out, which flatters "
         "contexts much longer than the measured one.\n"
         "- **Money** = seconds × price per hour / 3600, on hardware like the one measured.")
-st.page_link("pages/5_Augmentations.py", label="See what the augmentations wrote, and how much of it is true")
+st.page_link("views/5_Augmentations.py", label="See what the augmentations wrote, and how much of it is true")

@@ -93,7 +93,7 @@ else:
     else:
         found = verdict.evidence(shown, tables.metrics[tables.metrics["run_id"].isin(shown["run_id"])])
         st.markdown(verdict.decide(found, model=setting["model"].iloc[0]).markdown())
-        st.page_link("pages/6_What_if.py", label="Weigh the methods that work by their cost at "
+        st.page_link("views/6_What_if.py", label="Weigh the methods that work by their cost at "
                                                  "your number of queries (What-if)")
 
     # a. Held-out accuracy against compute, with the Pareto frontier.
@@ -171,4 +171,4 @@ with st.expander("All runs", expanded=tables.complete.empty):
                                     "held-out coverage", format="%.2f",
                                     help="share of held-out items the run was given word for "
                                          "word (training data with augmentations, or context)")})
-    st.page_link("pages/3_Runs.py", label="Sort, filter and group the runs on the Runs page")
+    st.page_link("views/3_Runs.py", label="Sort, filter and group the runs on the Runs page")

@@ -144,4 +144,4 @@ st.dataframe(shown[["run", "scope", "source", "audit", "statement"]], hide_index
 st.caption(f"{len(shown)} of {len(result.statements)} statements.")
 st.download_button("Download these statements (CSV)", shown.to_csv(index=False),
                    file_name="augmentations.csv", mime="text/csv")
-st.page_link("pages/6_What_if.py", label="What would each method cost at your number of queries?")
+st.page_link("views/6_What_if.py", label="What would each method cost at your number of queries?")

@@ -71,9 +71,9 @@ if view == "every run":
     if chosen:
         selection = {"runs": ",".join(chosen), "db": db}
         left, right = st.columns(2)
-        left.page_link("pages/7_Compare.py", label=f"Compare the {len(chosen)} chosen runs",
+        left.page_link("views/7_Compare.py", label=f"Compare the {len(chosen)} chosen runs",
                        query_params=selection)
-        right.page_link("pages/8_Share.py", label=f"Share the {len(chosen)} chosen runs",
+        right.page_link("views/8_Share.py", label=f"Share the {len(chosen)} chosen runs",
                         query_params=selection)
 else:
     groups = analysis.group_over_seeds(runs, tables.metrics)
@@ -95,4 +95,4 @@ else:
                "row. " + analysis.INTERVAL_NOTE + " Coverage: the mean share of held-out items "
                "the runs were given word for word.")
 
-st.page_link("pages/7_Compare.py", label="Compare runs side by side")
+st.page_link("views/7_Compare.py", label="Compare runs side by side")

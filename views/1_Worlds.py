@@ -106,6 +106,9 @@ with items_tab:
 with picture_tab:
     if world["graph"].get("nodes"):
         st.plotly_chart(graph_figure(world["graph"], f"Structure of the {kind} world"))
+        st.caption("Each point is an entity of the world, coloured by its group and named above "
+                   "it; each line is a relation the training documents state, named at its "
+                   "middle (hover a line's middle for the whole statement).")
     else:
         st.info("This kind has no structure to draw.")
 
@@ -162,4 +165,4 @@ for job_id in st.session_state.get("jobs", []):
         if job["running"]:
             st.button("Refresh", key=f"refresh-{job_id}")
         else:
-            st.page_link("pages/4_Results.py", label="Open the results")
+            st.page_link("views/4_Results.py", label="Open the results")
