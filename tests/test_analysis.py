@@ -105,17 +105,17 @@ def test_side_by_side_shows_settings_costs_and_accuracy_and_the_differences(tabl
     table = analysis.side_by_side(tables, ["run2", "run3"])
     assert list(table.columns) == ["ft · seed 0 · run2", "ft · seed 1 · run3"]
     assert table.loc["ft lr"].tolist() == ["0.0002", "0.0002"]
-    assert table.loc["train: FLOPs"].tolist() == ["2e+12", "2e+12"]
+    assert table.loc["train: compute"].tolist() == ["2 TFLOP", "2 TFLOP"]  # numbers for people
     assert table.loc["accuracy: forward", "ft · seed 0 · run2"] == "1.000 [0.80, 1.00]"
     assert analysis.differing_rows(table).index.tolist() == ["training seed"]
 
     mixed = analysis.side_by_side(tables, ["run1", "run5", "missing"])
     assert mixed.shape[1] == 2
-    assert mixed.loc["ft lr"].tolist() == ["", "0.0002"] and mixed.loc["icl_max_tokens"].tolist() == ["0", ""]
+    assert mixed.loc["ft lr"].tolist() == ["", "0.0002"] and mixed.loc["icl max tokens"].tolist() == ["0", ""]
     rows = mixed.index.tolist()
-    assert rows.index("augment: FLOPs") < rows.index("train: FLOPs") < rows.index("evaluate: FLOPs")
+    assert rows.index("augment: compute") < rows.index("train: compute") < rows.index("evaluate: compute")
     differing = set(analysis.differing_rows(mixed).index)
-    assert {"method", "augmentation source", "ft lr", "augment: FLOPs"} <= differing
+    assert {"method", "augmentation source", "ft lr", "augment: compute"} <= differing
 
 
 def test_item_table_reads_choices_logprobs_and_facts(store):

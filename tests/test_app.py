@@ -226,7 +226,7 @@ def test_compare_shows_settings_side_by_side_and_only_the_differences(data_dir):
     assert not at.exception
     table = at.dataframe[0].value
     assert list(table.columns) == ["ft · seed 0 · run2", "ft · seed 1 · run3"]
-    assert "ft lr" in table.index and "train: FLOPs" in table.index
+    assert "ft lr" in table.index and "train: compute" in table.index
     assert len(at.get("plotly_chart")) == 1 and "Accuracy per split" in chart_specs(at)[0]
     at.toggle(key="diff").set_value(True).run()
     assert at.dataframe[0].value.index.tolist() == ["training seed"]

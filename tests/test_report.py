@@ -97,3 +97,15 @@ def test_the_report_command_writes_the_same_report(store, tmp_path, capsys):
     assert main(["report", "--db", str(store.path), "--runs", "nope", "--out", str(out)]) == 2
     assert capsys.readouterr().err.startswith("error: no run nope in ")
     assert out.read_text() == page  # a refused request leaves the earlier report as it was
+
+
+def test_app_charts_read_like_numbers_for_people():
+    from core.results import charts
+    totals = pd.DataFrame({"heldout_accuracy": [0.5, 0.9], "flops": [1e12, 2e14], "label": ["a", "b"],
+                           "run_id": ["r1", "r2"], "model": ["m", "m"], "seed": [0, 0]})
+    axis = charts.compute_chart(totals).layout.xaxis
+    assert axis.dtick == 1 and axis.exponentformat == "SI"  # 1T, 10T, 100T: one label a decade
+    acc = pd.DataFrame({"label": ["ft", "icl"], "split": ["reversal"] * 2, "accuracy": [0.0, 0.6],
+                        "low": [0.0, 0.4], "high": [0.1, 0.8], "chance": [0.5, 0.5]})
+    bars = charts.accuracy_chart(acc).data
+    assert all(b.texttemplate == "%{y:.2f}" for b in bars)  # a bar at 0 still says 0.00

@@ -140,6 +140,7 @@ fig = px.line(curve, x="queries", y="cost", color="label", log_x=True, log_y=Tru
               labels={"queries": "number of queries Q (log scale)", "cost": UNIT_AXES[unit],
                       "label": "method"})
 fig.add_vline(x=queries, line_dash="dash", line_color="gray", annotation_text=f"your Q = {queries:,}")
+charts.decades(fig, x=True, y=True)
 st.plotly_chart(fig, config=DOWNLOAD)
 st.caption("Each line is fixed cost (augment + train) plus Q × cost per query, averaged over the "
            "method's runs. The camera icon in the chart's toolbar downloads it as SVG.")

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.results import numbers
 from core.running.evaluate import wilson_interval
 from core.storage.store import Store
 
@@ -237,13 +238,16 @@ def _describe(run: pd.Series, tables: Tables, run_id: str) -> list[dict[str, str
             "training seed": run["seed"]}
     world = {"world": run["kind"], "world preset": run["preset"], "world seed": run["world_seed"],
              **_flatten(_loads(run["world_params"]), "world ")}
-    settings = _flatten(_loads(run["settings"]), "") | _flatten(_loads(run["extra"]), "")
+    settings = {key.replace("_", " "): value for key, value in
+                (_flatten(_loads(run["settings"]), "") | _flatten(_loads(run["extra"]), "")).items()}
     phases = tables.costs[tables.costs["run_id"] == run_id].set_index("phase")
-    costs = [{f"{phase}: {unit}": phases.loc[phase, column] if phase in phases.index else None
-              for column, unit in (("flops", "FLOPs"), ("seconds", "seconds"), ("tokens", "tokens"),
-                                   ("peak_mb", "peak MB"))}
+    costs = [{f"{phase}: {unit}": _people(phases.loc[phase, column], column)
+              if phase in phases.index else None
+              for column, unit in (("flops", "compute"), ("seconds", "time"), ("tokens", "tokens"),
+                                   ("peak_mb", "peak memory"))}
              for phase in PHASES]  # one section per phase, so phases keep their order
-    totals = {"total FLOPs": run["flops"], "total seconds": run["seconds"]}
+    totals = {"total compute": _people(run["flops"], "flops"),
+              "total time": _people(run["seconds"], "seconds")}
     accuracy = {f"accuracy: {m['split']}": f"{m['accuracy']:.3f} [{m['low']:.2f}, {m['high']:.2f}]"
                 for m in tables.metrics[tables.metrics["run_id"] == run_id].to_dict("records")}
     accuracy["held-out accuracy"] = run["heldout_accuracy"]
@@ -320,6 +324,17 @@ def _flatten(data: Any, prefix: str) -> dict[str, Any]:
         else:
             out[name] = value
     return out
+
+
+def _people(value: Any, column: str) -> Any:
+    """A cost as people read it: 163 GFLOP, 1 min 12 s, 12,345 tokens, 3,747 MB."""
+    if _missing(value):
+        return value
+    if column == "flops":
+        return numbers.si(float(value), "FLOP")
+    if column == "seconds":
+        return numbers.duration(float(value))
+    return f"{float(value):,.0f}" + (" MB" if column == "peak_mb" else "")
 
 
 def _text(value: Any) -> str:

@@ -34,6 +34,16 @@ METHOD_COLOURS = {
 OTHER_COLOURS = ["#8c564b", "#e377c2", "#bcbd22", "#17becf", "#c49c94", "#f7b6d2"]
 
 
+def decades(fig: go.Figure, x: bool = True, y: bool = False) -> go.Figure:
+    """Log axes labelled once per power of ten, in SI (1k, 1M, 1G, 1T), never '2 3 4 ... 1T 2'
+    nor a mix of 10^16 and 100T."""
+    if x:
+        fig.update_xaxes(dtick=1, exponentformat="SI", minor={"showgrid": False})
+    if y:
+        fig.update_yaxes(dtick=1, exponentformat="SI", minor={"showgrid": False})
+    return fig
+
+
 def method_colours(labels) -> dict[str, str]:
     """The colour of each method label ('ft_local (oracle)'); labels this table does not know
     (a method added later) take the next of a fixed list, in sorted order, so they too keep
@@ -66,6 +76,8 @@ def compute_chart(totals: pd.DataFrame, x: str = "flops") -> go.Figure:
                                  hoverinfo="skip"))
     fig.update_traces(marker={"size": 10}, selector={"mode": "markers"})
     fig.update_yaxes(range=[-0.05, 1.05])
+    if x == "flops":
+        decades(fig)
     fig.update_layout(legend_title_text="method")
     return fig
 
@@ -89,7 +101,9 @@ def accuracy_chart(acc: pd.DataFrame, color: str = "label", color_title: str = "
         where = f" ({', '.join(splits)})" if len(chances) > 1 else ""
         fig.add_hline(y=chance, line_dash="dash", line_color="gray",
                       annotation_text=f"chance {chance:.2f}{where}")
-    fig.update_yaxes(range=[0, 1.05])
+    # Each bar's value written on it: a bar at 0 (a method that got nothing right) still shows.
+    fig.update_traces(texttemplate="%{y:.2f}", textposition="outside", cliponaxis=False)
+    fig.update_yaxes(range=[0, 1.12])
     return fig
 
 

@@ -21,10 +21,17 @@ def si(value: float, unit: str = "") -> str:
 
 
 def duration(seconds: float) -> str:
-    """As the queue's ETA is written (progress.format_duration) up to a day; days and years
-    beyond, where a what-if at a billion queries lands."""
+    """As the queue's ETA is written (progress.format_duration) from 10 s to a day; below,
+    with three digits (a query's 0.0163 s is '16.3 ms', not '0 s'); days and years beyond,
+    where a what-if at a billion queries lands."""
     if seconds is None or not math.isfinite(seconds):
         return "–"
+    if seconds == 0:
+        return "0 s"
+    if abs(seconds) < 1:
+        return f"{seconds * 1000:.3g} ms"
+    if abs(seconds) < 10:
+        return f"{seconds:.3g} s"
     for size, name in ((86400 * 365, "years"), (86400, "days")):
         if abs(seconds) >= size:
             return f"{seconds / size:.3g} {name}"
