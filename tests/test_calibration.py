@@ -15,6 +15,9 @@ def test_a_machine_is_calibrated_once_per_model_and_the_what_if_uses_it(tiny_lm,
     run_all([spec], store)  # loads the model: its throughput is measured and stored
     run_all([spec], store)  # loads it again: the stored one is found, nothing is added
     assert len(store.query("SELECT * FROM calibrations")) == 1
+    other = Store(tmp_path / "other.duckdb")  # a model the caller loaded (as the demo does)
+    run_all([spec], other, lm_cache={"tiny": tiny_lm})
+    assert len(other.query("SELECT * FROM calibrations")) == 1
     stored = store.calibration("tiny", calibration.machine_name(), str(tiny_lm.device))
     assert stored["flops_per_second"] > 0
     assert stored["tokens"] == calibration.ROWS * calibration.QUERY_TOKENS

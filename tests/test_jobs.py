@@ -175,6 +175,22 @@ def test_eta_assumes_the_pace_so_far():
     assert progress_mod.eta_seconds(None) is None
 
 
+def test_an_expected_length_keeps_the_eta_from_swinging():
+    """The demo's ETA: an early phase 14 times slower than foreseen (2% done in 60 s) would say
+    49 minutes by its pace alone; blended with the expected 219 s it stays within minutes."""
+    slow_start = progress(run_index=1, runs_total=1, method="ft", methods=["ft"], phase="train",
+                          fraction=0.02 * FT / W["train"], started=0.0, updated=60.0)
+    fraction = progress_mod.overall_fraction(slow_start)
+    paced = progress_mod.eta_seconds(slow_start, now=60.0)
+    steady = progress_mod.eta_seconds(slow_start, now=60.0, expected_total=219.0)
+    assert paced == pytest.approx(60.0 / fraction - 60.0)
+    assert steady == pytest.approx((1 - fraction) * 219.0 + fraction * 60.0 / fraction - 60.0)
+    assert paced > 40 * 60 and steady < 4 * 60
+    # Before any pace, the expectation alone; at the end, the pace alone.
+    assert progress_mod.eta_seconds(progress(phase="starting", fraction=0.0, started=0.0,
+                                             updated=0.0), now=30.0, expected_total=219.0) == 189.0
+
+
 def test_format_duration():
     assert [progress_mod.format_duration(s) for s in (None, 4.4, 65, 3725)] == ["?", "4 s", "1 min 05 s",
                                                                           "1 h 02 min"]

@@ -97,3 +97,16 @@ def test_home_shows_the_lab_s_own_study_before_a_first_run(data_dir):
     assert "What the lab's own study found" in [h.value for h in at.subheader]
     assert any(study.dates in c.value and "model `default`" in c.value for c in at.caption)
     assert any(study.verdict.headline in m.value for m in at.markdown)
+
+
+def test_the_report_recommends_nothing_when_every_method_is_at_chance(all_at_chance):
+    from core.results import analysis, report
+    from core.storage.store import Store
+    store = Store(all_at_chance, read_only=True)
+    tables = analysis.load_tables(store)
+    runs = tables.complete["run_id"].tolist()
+    [view] = report.cost_views(store, tables, runs)
+    assert view.at_q.empty and view.break_even.empty and view.curves.empty
+    page = report.html_report(tables, runs, costs=[view])
+    assert "No method beats chance" in page and "No method here answers above chance" in page
+    assert "Break-even against ICL" not in page

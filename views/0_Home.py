@@ -48,12 +48,20 @@ def load_totals(db: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=60, show_spinner=False)
+def calibration(db: str) -> dict | None:
+    """The newest calibration of the default model in this database (the first run on a
+    machine stores its own)."""
+    return Store(db, read_only=True).calibration(DEMO_MODEL)
+
+
+def expected_demo(db: str) -> float:
+    measured = calibration(db)
+    return progress.expected_demo_seconds(measured["flops_per_second"] if measured else None)
+
+
 def demo_promise(db: str) -> str:
-    """How long the demo should take: the measured reference scaled by the newest calibration
-    of the default model in this database (the first run on a machine stores its own)."""
-    measured = Store(db, read_only=True).calibration(DEMO_MODEL)
-    expected = progress.format_duration(progress.expected_demo_seconds(
-        measured["flops_per_second"] if measured else None))
+    """How long the demo should take: the measured reference scaled by the calibration."""
+    measured, expected = calibration(db), progress.format_duration(expected_demo(db))
     if measured:
         return (f"about {expected} on {measured['machine']} "
                 f"({measured['flops_per_second'] / 1e9:.0f} GFLOP/s measured)")
@@ -77,7 +85,7 @@ if st.button("Run the quick demo", type="primary", disabled=busy or not allowed,
              help="all six methods on the quick reversals world with the default model, in the "
                   "background; the results land in the chart below"):
     try:
-        jobs.launch_demo(DEMO_MODEL, db)
+        jobs.launch_demo(DEMO_MODEL, db, expected_demo(db))
         st.rerun()  # redraw with the button disabled while the demo is on
     except LabError as error:
         st.error(str(error))

@@ -63,9 +63,10 @@ def _read(path: Path) -> str | None:
 # ---------------------------------------------------------------- launching
 
 
-def submit(args: list[str], label: str = "") -> dict:
+def submit(args: list[str], label: str = "", expected_seconds: float | None = None) -> dict:
     """Queue `python -m core ARGS` as a job; returns its status. The job starts once every job
-    launched before it has ended."""
+    launched before it has ended. `expected_seconds`, where known (the demo's, from the
+    machine's calibration), steadies the ETA while little of the job is done."""
     directory = jobs_dir()
     check_room(1)
     # Sortable ids: the queue's order is the ids' order.
@@ -80,6 +81,8 @@ def submit(args: list[str], label: str = "") -> dict:
     record = {"job_id": job_id, "args": list(args), "label": label or shlex.join(args[:1]),
               "command": shlex.join(["python", "-m", "core", *args]), "pid": process.pid,
               "created": time.time()}
+    if expected_seconds:
+        record["expected_seconds"] = float(expected_seconds)
     write_atomic(directory / f"{job_id}.json", json.dumps(record))
     return status(job_id)
 
@@ -97,10 +100,12 @@ def launch(run_args: list[str], db: str | Path | None = None, label: str = "") -
     return submit(["run", *run_args, *db_args], label or "run " + shlex.join(run_args))
 
 
-def launch_demo(model: str = "default", db: str | Path | None = None) -> dict:
+def launch_demo(model: str = "default", db: str | Path | None = None,
+                expected_seconds: float | None = None) -> dict:
     """Queue `python -m core demo`: all six methods on the quick reversals world."""
     db_args = ["--db", str(Path(db).resolve())] if db else []
-    return submit(["demo", "--model", model, *db_args], f"quick demo ({model} model)")
+    return submit(["demo", "--model", model, *db_args], f"quick demo ({model} model)",
+                  expected_seconds)
 
 
 def rerun(job_id: str) -> dict:
@@ -200,7 +205,8 @@ def status(job_id: str) -> dict:
             "started": float(started_text) if started_text else None, "finished": finished_at,
             "progress": progress, "error": error, "log_tail": tail,
             "fraction": 1.0 if state == "finished" else overall_fraction(progress),
-            "eta": eta_seconds(progress) if state == "running" else None}
+            "eta": eta_seconds(progress, expected_total=job.get("expected_seconds"))
+            if state == "running" else None}
 
 
 def job_ids() -> list[str]:

@@ -94,19 +94,28 @@ def overall_fraction(progress: dict | None) -> float:
     return min(max(done / sum(weights), 0.0), 1.0)
 
 
-def eta_seconds(progress: dict | None, now: float | None = None) -> float | None:
-    """Seconds left, assuming the rest goes at the pace so far; None until there is a pace."""
+def eta_seconds(progress: dict | None, now: float | None = None,
+                expected_total: float | None = None) -> float | None:
+    """Seconds left. From the pace so far; with `expected_total` (a job whose length was
+    foreseen: the demo, from the machine's calibration), the total is the expected one blended
+    into the paced one as the job advances, so an early slow or quick phase cannot swing the
+    ETA by an hour. None until there is a pace or an expectation."""
     fraction = overall_fraction(progress)
-    if not progress or fraction <= 0.0:
-        return None
     if fraction >= 1.0:
         return 0.0
+    if not progress or progress.get("started") is None:
+        return None
     now = time.time() if now is None else now
     elapsed = progress["updated"] - progress["started"]
-    if elapsed <= 0:
+    paced = elapsed / fraction if fraction > 0 and elapsed > 0 else None
+    if expected_total:
+        total = expected_total if paced is None else \
+            (1 - fraction) * expected_total + fraction * paced
+    elif paced is None:
         return None
-    expected_end = progress["started"] + elapsed / fraction
-    return max(expected_end - now, 0.0)
+    else:
+        total = paced
+    return max(progress["started"] + total - now, 0.0)
 
 
 # The demo as measured (`python -m core bench --demo`, 2026-11-30): 219 s on a 2-core AMD EPYC

@@ -7,10 +7,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from core.lm import scoring
-from core.lm.models import LM
 from core.worlds import Item
+
+if TYPE_CHECKING:  # the pages read intervals from here without loading torch
+    from core.lm.models import LM
 
 
 @dataclass
@@ -39,6 +41,7 @@ class SplitMetric:
 
 def evaluate(lm: LM, items: Sequence[Item], shared_context: str = "", progress=None) -> list[Prediction]:
     pairs = [(item.prompt, choice) for item in items for choice in item.choices]
+    from core.lm import scoring
     scores = scoring.loglikelihoods(lm, pairs, shared_context=shared_context, progress=progress)
     predictions, offset = [], 0
     for item in items:

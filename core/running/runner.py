@@ -194,6 +194,7 @@ def run_all(specs: Sequence[RunSpec], store: Store, progress: Progress | None = 
     generated: augment_mod.GenerationCache = {}
     trained_before: TrainingCache = {}
     teachers: dict[str, writers.Writer] = {}
+    calibrated: set[str] = set()
     version = hardware.code_version()
     results = []
     for spec in specs:
@@ -204,7 +205,9 @@ def run_all(specs: Sequence[RunSpec], store: Store, progress: Progress | None = 
         world = worlds[key]
         if spec.model not in lm_cache:
             lm_cache[spec.model] = models.load(spec.model)
+        if spec.model not in calibrated:  # a model the caller loaded (the demo's) included
             _calibrated(store, lm_cache[spec.model])
+            calibrated.add(spec.model)
         world_id = store.save_world(world, spec.preset)
         run_id = uuid.uuid4().hex[:12]
         store.begin_run(run_id, world_id, spec)
