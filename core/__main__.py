@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -196,8 +197,9 @@ def cmd_report(args: argparse.Namespace) -> None:
     from core.results import analysis, report
     from core.storage.store import Store
     out = _writable(Path(args.out), "--out")
-    if args.queries < 1 or args.price < 0:
-        raise LabError("--queries must be at least 1 and --price at least 0")
+    if not (math.isfinite(args.queries) and math.isfinite(args.price)) or args.queries < 1 \
+            or args.price < 0:
+        raise LabError("--queries must be a number of at least 1 and --price one of at least 0")
     store = Store(args.db, read_only=True)
     tables = analysis.load_tables(store)
     run_ids = (tables.complete["run_id"].tolist() if args.runs == "all"
@@ -212,7 +214,7 @@ def cmd_report(args: argparse.Namespace) -> None:
     curves = analysis.loss_table(store, trained["run_id"].tolist()) if len(trained) else None
     costs = report.cost_views(store, tables, run_ids, args.queries, args.price)
     page = report.html_report(tables, run_ids, curves, x=args.x, title=args.title, costs=costs)
-    out.write_text(page)
+    out.write_text(page, encoding="utf-8")  # as the page declares itself
     print(json.dumps({"out": str(out), "runs": len(run_ids), "bytes": len(page.encode())}))
 
 

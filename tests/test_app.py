@@ -258,8 +258,9 @@ def test_share_offers_the_report_the_exports_and_a_link(data_dir):
 
 def test_share_starts_from_the_link_selection(data_dir):
     fill(data_dir / "lab.duckdb")
-    at = open_page(SHARE, runs="run1,run5")
+    at = open_page(SHARE, runs="run1,run5", q="abc", price="-1")  # a hand-edited link
     assert not at.exception and len(frame(at, "split")) == 4
+    assert [n.value for n in at.number_input] == [1_000_000, 2.0]  # the defaults instead
     assert "?runs=run1,run5" in [c.value for c in at.code]
 
 

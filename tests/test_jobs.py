@@ -175,18 +175,22 @@ def test_eta_assumes_the_pace_so_far():
     assert progress_mod.eta_seconds(None) is None
 
 
-def test_an_expected_length_keeps_the_eta_from_swinging():
+def test_an_expected_length_keeps_the_eta_from_swinging_and_still_follows_the_pace():
     """The demo's ETA: an early phase 14 times slower than foreseen (2% done in 60 s) would say
-    49 minutes by its pace alone; blended with the expected 219 s it stays within minutes."""
-    slow_start = progress(run_index=1, runs_total=1, method="ft", methods=["ft"], phase="train",
-                          fraction=0.02 * FT / W["train"], started=0.0, updated=60.0)
-    fraction = progress_mod.overall_fraction(slow_start)
-    paced = progress_mod.eta_seconds(slow_start, now=60.0)
-    steady = progress_mod.eta_seconds(slow_start, now=60.0, expected_total=219.0)
-    assert paced == pytest.approx(60.0 / fraction - 60.0)
-    assert steady == pytest.approx((1 - fraction) * 219.0 + fraction * 60.0 / fraction - 60.0)
-    assert paced > 40 * 60 and steady < 4 * 60
-    # Before any pace, the expectation alone; at the end, the pace alone.
+    49 minutes by its pace alone; blended with the expected 219 s it stays near 4 minutes. A
+    job that keeps running 3 times slower than foreseen moves towards its pace."""
+    def at(fraction, elapsed):
+        return progress(run_index=1, runs_total=1, method="ft", methods=["ft"], phase="train",
+                        fraction=fraction * FT / W["train"], started=0.0, updated=elapsed)
+    paced = progress_mod.eta_seconds(at(0.02, 60.0), now=60.0)
+    steady = progress_mod.eta_seconds(at(0.02, 60.0), now=60.0, expected_total=219.0)
+    assert paced == pytest.approx(60.0 * 0.98 / 0.02)
+    assert paced > 40 * 60 and 3 * 60 < steady < 5 * 60
+    # Half done in 300 s where 200 s in all were foreseen: 300 s left at this pace, 100 s as
+    # foreseen; the ETA says 200 s, not the 100 s the expectation alone would.
+    slow = progress_mod.eta_seconds(at(0.5, 300.0), now=300.0, expected_total=200.0)
+    assert slow == pytest.approx(0.5 * 100.0 + 0.5 * 300.0)
+    # Before any pace, the expectation alone, counting down.
     assert progress_mod.eta_seconds(progress(phase="starting", fraction=0.0, started=0.0,
                                              updated=0.0), now=30.0, expected_total=219.0) == 189.0
 

@@ -7,6 +7,7 @@ import os
 import signal
 
 import pytest
+import torch
 
 from core.methods.config import FTConfig
 from core.running import ray_executor
@@ -38,7 +39,14 @@ def test_a_three_seed_sweep_on_ray_stores_what_the_local_executor_stores(local_r
              for spec in study_specs(["reversals"], [0, 1, 2], "tiny", ["oracle"])
              if spec.method in ("pretrained", "icl", "ft", "ft_local")]
     here, there = Store(tmp_path / "local.duckdb"), Store(tmp_path / "ray.duckdb")
-    run_all(specs, here, lm_cache={"tiny": tiny_lm})
+    # One torch thread here as in each task: sums split across threads differently could flip
+    # a near tie between two choices of the random tiny model.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        run_all(specs, here, lm_cache={"tiny": tiny_lm})
+    finally:
+        torch.set_num_threads(threads)
     phases = set()
     done = ray_executor.run_on_ray(specs, there, progress=lambda p, f, m: phases.add(p))
     assert len(done) == len(specs) == 12
@@ -78,3 +86,13 @@ def test_the_app_and_the_command_line_choose_ray_the_same_way():
     args = Experiment([RunSpec(method="ft", model="tiny")], [0], executor="ray").run_args(0)
     assert args[args.index("--executor") + 1] == "ray"
     assert parser().parse_args(["run", *args]).executor == "ray"
+
+
+def test_a_task_no_node_could_take_is_refused_before_any_run_begins(local_ray, tmp_path,
+                                                                     monkeypatch):
+    from core.errors import LabError
+    monkeypatch.setenv("LAB_RAY_CPUS_PER_RUN", "64")
+    store = Store(tmp_path / "lab.duckdb")
+    with pytest.raises(LabError, match="LAB_RAY_CPUS_PER_RUN is 64"):
+        ray_executor.run_on_ray(study_specs(["reversals"], [0], "tiny", ["oracle"])[:2], store)
+    assert store.query("SELECT count(*) AS n FROM runs")["n"][0] == 0  # nothing left 'running'

@@ -96,6 +96,8 @@ def test_the_report_command_writes_the_same_report(store, tmp_path, capsys):
     assert '"runs": 10' in capsys.readouterr().out
     assert main(["report", "--db", str(store.path), "--runs", "nope", "--out", str(out)]) == 2
     assert capsys.readouterr().err.startswith("error: no run nope in ")
+    assert main(["report", "--db", str(store.path), "--queries", "nan", "--out", str(out)]) == 2
+    assert capsys.readouterr().err.startswith("error: --queries must be a number")
     assert out.read_text() == page  # a refused request leaves the earlier report as it was
 
 
@@ -109,3 +111,13 @@ def test_app_charts_read_like_numbers_for_people():
                         "low": [0.0, 0.4], "high": [0.1, 0.8], "chance": [0.5, 0.5]})
     bars = charts.accuracy_chart(acc).data
     assert all(b.texttemplate == "%{y:.2f}" for b in bars)  # a bar at 0 still says 0.00
+
+
+def test_svg_charts_label_a_narrow_log_axis_and_keep_the_legend_inside():
+    from core.results import svg
+    narrow = svg.chart("c", "t", [svg.Series("a", "#000", [2e9, 4e9], [0.5, 0.6])],
+                       svg.Axis("compute", log=True, ticks=lambda v: f"{v:g}"), svg.Axis("acc"))
+    assert narrow.count('text-anchor="middle">') >= 3  # ticks inside one decade (2e9, 5e9...)
+    many = [svg.Series(f"run {k}", "#000", [1, 2], [k, k + 1], mode="lines") for k in range(40)]
+    crowded = svg.chart("d", "t", many, svg.Axis("step"), svg.Axis("loss"))
+    assert "more (hover the chart)" in crowded and "run 39</text>" not in crowded

@@ -33,14 +33,15 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def served_default():
+def served_default(tmp_path_factory):
     """`transformers serve` on 127.0.0.1 with the default model's folder, for this module."""
     folder = default_model_dir()
     port = _free_port()
+    log = tmp_path_factory.mktemp("serve") / "serve.log"  # a file: a pipe nobody reads fills up
     server = subprocess.Popen(
         [sys.executable, "-m", "transformers.cli.transformers", "serve", str(folder),
          "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL, stderr=open(log, "w"),
         env={**os.environ, "HF_HUB_OFFLINE": "1"})
     url = f"http://127.0.0.1:{port}/v1"
     try:
@@ -50,7 +51,7 @@ def served_default():
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
                 break
             except OSError:
-                assert server.poll() is None, server.stderr.read().decode()[-2000:]
+                assert server.poll() is None, log.read_text()[-2000:]
                 assert time.monotonic() < deadline, "transformers serve did not start in 120 s"
                 time.sleep(0.5)
         yield url, folder
@@ -100,7 +101,9 @@ def test_a_run_augmented_by_a_served_teacher_records_its_audit_and_cost(served_d
 def test_a_local_teacher_writes_what_the_same_model_writes_as_its_own(tiny_lm):
     world = build_world("reversals", 0, "quick")
     own = augment.augment(world, ["local"], "model", tiny_lm)
-    taught = augment.augment(world, ["local"], "teacher", teacher=writers.LocalWriter(tiny_lm))
+    # No student at all: the teacher alone writes.
+    taught = augment.augment(world, ["local"], "teacher", lm=None,
+                             teacher=writers.LocalWriter(tiny_lm))
     assert [a.statement for a in taught.statements] == [a.statement for a in own.statements]
     assert (taught.tokens, taught.flops) == (own.tokens, own.flops)
 
@@ -165,3 +168,15 @@ def test_a_server_that_is_down_fails_its_run_and_the_others_go_on(tiny_lm, tmp_p
     failed = store.query("SELECT status, error FROM runs WHERE aug_source = 'teacher'")
     assert failed["status"].tolist() == ["failed"]
     assert "cannot be reached" in failed["error"][0] and down in failed["error"][0]
+
+
+def test_the_app_launches_only_the_teachers_it_offers(monkeypatch):
+    from core.queue.experiment import Experiment
+    monkeypatch.setenv("LAB_TEACHERS", "http://127.0.0.1:8000/v1")
+    listed = RunSpec(method="ft_local", model="tiny", aug_source="teacher",
+                     teacher="http://127.0.0.1:8000/v1")
+    Experiment([listed]).validate()
+    # A rerun of a stored command-line run, or a crafted form, cannot reach another address.
+    other = RunSpec(method="ft_local", model="tiny", aug_source="teacher", teacher="http://10.1.2.3/v1")
+    with pytest.raises(LabError, match="not one this app offers"):
+        Experiment([other]).validate()

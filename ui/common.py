@@ -3,6 +3,7 @@ or a message that says how to get some."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import streamlit as st
@@ -83,3 +84,16 @@ def load_or_stop(db: str, loader, message: str, command: str = RUN_COMMAND):
     if data.empty:
         stop_with_how(message, command)
     return data
+
+
+def link_number(name: str, default: float, low: float = 0.0, high: float = math.inf,
+                above_low: bool = True) -> float:
+    """A number from the page's link (?q=, ?price=...), or `default` where the link has none,
+    or one that is not a finite number between `low` (excluded when `above_low`) and `high`:
+    a hand-edited link never breaks a page."""
+    try:
+        value = float(st.query_params.get(name, default))
+    except (TypeError, ValueError):
+        return default
+    fits = (value > low if above_low else value >= low) and value <= high
+    return value if math.isfinite(value) and fits else default

@@ -11,7 +11,7 @@ import streamlit as st
 from core.errors import LabError
 from core.results import charts, numbers, verdict, whatif
 from core.storage.store import Store
-from ui.common import database_box, load_or_stop, load_tables
+from ui.common import database_box, link_number, load_or_stop, load_tables
 
 RUN_COMMAND = ("python -m core run --world reversals "
                "--methods pretrained,icl,ft,ft_local,ft_global,ft_local_global")
@@ -41,14 +41,6 @@ def load_calibration(db: str, world_id: str, model: str) -> pd.DataFrame:
 @st.cache_data(ttl=10, show_spinner=False)
 def load_throughput(db: str, model: str) -> dict | None:
     return Store(db, read_only=True).calibration(model)
-
-
-def link_number(name: str, default: float) -> float:
-    try:
-        value = float(st.query_params.get(name, default))
-    except ValueError:
-        return default
-    return value if math.isfinite(value) and value > 0 else default
 
 
 def pick(column, label: str, options: list[str], link: str, format_func=str) -> str:

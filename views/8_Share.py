@@ -8,7 +8,7 @@ import streamlit as st
 from core.paths import default_db_path
 from core.results import analysis, charts, report
 from core.storage.store import Store
-from ui.common import RUN_COMMAND, database_box, load_tables, tables_or_stop
+from ui.common import RUN_COMMAND, database_box, link_number, load_tables, tables_or_stop
 
 st.set_page_config(page_title="Share · ICL vs fine-tuning lab", layout="wide")
 st.title("Share results")
@@ -48,11 +48,11 @@ title = left.text_input("report title", value="ICL vs fine-tuning: results")
 x = left.radio("compute axis in the report", list(charts.X_AXES), format_func=charts.X_AXES.get,
                horizontal=True)
 queries = middle.number_input("the reader's number of queries", min_value=1, step=1000,
-                              value=int(float(st.query_params.get("q", 1_000_000))),
+                              value=int(link_number("q", 1_000_000, 1, 1e15, above_low=False)),
                               help="the report's cost section: each method's cost at this many "
                                    "queries, and the break-even against ICL")
 price = right.number_input("hardware price ($ per hour)", min_value=0.0, step=0.5, format="%.2f",
-                           value=float(st.query_params.get("price", 2.0)))
+                           value=link_number("price", 2.0, 0.0, 1e6, above_low=False))
 
 table = report.export_table(tables, chosen)
 stamp = pd.Timestamp.now().strftime("%Y%m%d-%H%M")

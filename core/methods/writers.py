@@ -120,7 +120,10 @@ class ServedWriter:
             usage = answer.get("usage") or {}
             if not isinstance(text, str):
                 raise TypeError("text is not a string")
-            return text, int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
+            if "prompt_tokens" in usage and "completion_tokens" in usage:
+                return text, int(usage["prompt_tokens"]), int(usage["completion_tokens"])
+            # No count from the server: our tokenizer's (the served model's where known).
+            return text, len(self.encode(prompt)), len(self.encode(text)) + 1
         except (KeyError, IndexError, TypeError, ValueError, AttributeError) as error:
             raise LabError(f"teacher at {self.url} answered something that is not an OpenAI "
                            f"completion ({error}): {json.dumps(answer)[:200]}") from None

@@ -88,6 +88,11 @@ class Experiment:
             raise LabError("running on Ray needs Ray, an optional install: "
                            ".venv/bin/pip install -r requirements-cluster.txt")
         model = check_model(self.specs[0].model)
+        from core.methods.config import offered_teachers
+        teacher = self.specs[0].teacher
+        if teacher and teacher not in offered_teachers():
+            raise LabError(f"the teacher '{teacher}' is not one this app offers (the default "
+                           "model, or one listed in LAB_TEACHERS where the app was started)")
         self.specs = [dataclasses.replace(s, model=model).validate() for s in self.specs]
         first = self.specs[0]
         build_world(first.world_kind, first.world_seed, first.preset, first.overrides)

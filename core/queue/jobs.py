@@ -111,7 +111,7 @@ def launch_demo(model: str = "default", db: str | Path | None = None,
 def rerun(job_id: str) -> dict:
     """Queue the same command again, as a new job."""
     job = _record(job_id)
-    return submit(job["args"], job["label"])
+    return submit(job["args"], job["label"], job.get("expected_seconds"))
 
 
 # ---------------------------------------------------------------- watching

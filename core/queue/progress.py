@@ -97,25 +97,26 @@ def overall_fraction(progress: dict | None) -> float:
 def eta_seconds(progress: dict | None, now: float | None = None,
                 expected_total: float | None = None) -> float | None:
     """Seconds left. From the pace so far; with `expected_total` (a job whose length was
-    foreseen: the demo, from the machine's calibration), the total is the expected one blended
-    into the paced one as the job advances, so an early slow or quick phase cannot swing the
-    ETA by an hour. None until there is a pace or an expectation."""
+    foreseen: the demo, from the machine's calibration), the time left at the expected pace and
+    at the pace so far are blended, the pace weighing as much as the share done, so an early
+    slow or quick phase cannot swing the ETA by an hour, and a machine slower than foreseen
+    still shows it. None until there is a pace or an expectation."""
     fraction = overall_fraction(progress)
     if fraction >= 1.0:
         return 0.0
     if not progress or progress.get("started") is None:
         return None
     now = time.time() if now is None else now
-    elapsed = progress["updated"] - progress["started"]
-    paced = elapsed / fraction if fraction > 0 and elapsed > 0 else None
+    elapsed = max(progress["updated"] - progress["started"], 0.0)
+    paced = elapsed * (1 - fraction) / fraction if fraction > 0 and elapsed > 0 else None
     if expected_total:
-        total = expected_total if paced is None else \
-            (1 - fraction) * expected_total + fraction * paced
+        foreseen = expected_total * (1 - fraction)
+        left = foreseen if paced is None else (1 - fraction) * foreseen + fraction * paced
     elif paced is None:
         return None
     else:
-        total = paced
-    return max(progress["started"] + total - now, 0.0)
+        left = paced
+    return max(progress["updated"] + left - now, 0.0)
 
 
 # The demo as measured (`python -m core bench --demo`, 2026-11-30): 219 s on a 2-core AMD EPYC

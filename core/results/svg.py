@@ -60,9 +60,13 @@ def _nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
 
 
 def _log_ticks(low: float, high: float) -> list[float]:
+    """Powers of ten; where the range holds fewer than two, 1-2-5 steps within the decades."""
     powers = list(range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1))
     every = max(1, math.ceil(len(powers) / 7))
-    return [10.0 ** p for p in powers[::every] if low <= 10.0 ** p <= high]
+    ticks = [10.0 ** p for p in powers[::every] if low <= 10.0 ** p <= high]
+    if len(ticks) < 2:
+        ticks = [m * 10.0 ** p for p in powers for m in (1, 2, 5) if low <= m * 10.0 ** p <= high]
+    return ticks
 
 
 class _Scale:
@@ -160,7 +164,10 @@ def chart(chart_id: str, title: str, series: Sequence[Series], x: Axis, y: Axis,
             tip = escape(s.tips[i]) if s.tips else escape(f"{s.name}: {s.y[i]:.3g}")
             parts.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="5" fill="{s.colour}" '
                          f'stroke="white"><title>{tip}</title></circle>')
-    for k, s in enumerate(series):  # the legend
+    room = (HEIGHT - BOTTOM - TOP) // 17  # legend lines that fit beside the plot
+    listed = series if len(series) <= room else [*series[:room - 1], Series(
+        f"and {len(series) - room + 1} more (hover the chart)", "#999999", [], [], mode="lines")]
+    for k, s in enumerate(listed):  # the legend
         ly = TOP + 8 + 17 * k
         dash = ' stroke-dasharray="4 3"' if s.dash else ""
         mark = (f'<circle cx="{WIDTH - RIGHT + 20}" cy="{ly}" r="5" fill="{s.colour}"/>'

@@ -54,14 +54,22 @@ def _number(name: str, default: float) -> float:
     return value
 
 
-def connect(address: str | None = None) -> bool:
+# Settings the workers must see; secrets stay here (the app's password, a hub token), and the
+# teacher's key goes only to a sweep that asks a server.
+SECRETS = ("LAB_PASSWORD", "LAB_TEACHER_API_KEY", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
+
+
+def connect(address: str | None = None, teacher_key: bool = False) -> bool:
     """Join the cluster at `address`, or start a local Ray on this machine (loopback only, no
     dashboard). Returns whether this call started it (so it is also the one to stop it)."""
     ray = _ray()
     if ray.is_initialized():
         return False
-    # The workers import `core` from this checkout and see the lab's settings (LAB_*).
-    lab_env = {k: v for k, v in os.environ.items() if k.startswith(("LAB_", "HF_"))}
+    # The workers import `core` from this checkout and see the lab's settings (LAB_*, HF_*).
+    lab_env = {k: v for k, v in os.environ.items()
+               if k.startswith(("LAB_", "HF_")) and k not in SECRETS}
+    if teacher_key and os.environ.get("LAB_TEACHER_API_KEY"):
+        lab_env["LAB_TEACHER_API_KEY"] = os.environ["LAB_TEACHER_API_KEY"]
     runtime_env = {"py_modules": [str(REPO_ROOT / "core")], "env_vars": lab_env}
     try:
         if address:
@@ -99,8 +107,8 @@ def _run_unit(spec: RunSpec, world: World, run_id: str, reports, threads: int):
         teacher = None
         if spec.aug_source_used == "teacher":
             loaded = {spec.model: lm}
-            teacher = writers.resolve(spec.teacher, lm,
-                                      lambda name: loaded.setdefault(name, models.load(name)))
+            teacher = writers.resolve(spec.teacher, lm, lambda name: loaded[name] if name in loaded
+                                      else loaded.setdefault(name, models.load(name)))
         return execute(spec, world, lm, report, run_id, teacher=teacher)
     except LabError as error:
         return str(error)
@@ -109,6 +117,9 @@ def _run_unit(spec: RunSpec, world: World, run_id: str, reports, threads: int):
 def _options(spec: RunSpec, cluster: dict) -> dict:
     from core.methods import get_method
     cpus = _number("LAB_RAY_CPUS_PER_RUN", 1.0)
+    if cpus > cluster.get("CPU", 0):  # no node could ever take the task: refuse, never wait
+        raise LabError(f"LAB_RAY_CPUS_PER_RUN is {cpus:g} but the Ray cluster has "
+                       f"{cluster.get('CPU', 0):g} CPUs in all")
     options = {"num_cpus": cpus, "max_retries": 0}  # a dead worker fails its run, not twice
     method = get_method(spec.method)
     if cluster.get("GPU", 0) > 0 and (method.trains or method.scopes or method.reads_context):
@@ -125,29 +136,36 @@ def run_on_ray(specs: Sequence[RunSpec], store: Store, progress: Progress | None
     ray = _ray()
     from ray.util.queue import Queue
 
-    started_here = connect(address)
+    # Every spec checked and every world built before any run is marked begun: a mistake in
+    # the tenth spec must not leave nine runs 'running' with no task behind them.
+    worlds: dict[tuple, World] = {}
+    keys = []
+    for spec in specs:
+        spec.validate()
+        key = (spec.world_kind, spec.world_seed, spec.preset, tuple(sorted(spec.overrides.items())))
+        if key not in worlds:
+            worlds[key] = build_world(spec.world_kind, spec.world_seed, spec.preset, spec.overrides)
+        keys.append(key)
+    served = any(s.aug_source_used == "teacher" and s.teacher.startswith("http") for s in specs)
+    started_here = connect(address, teacher_key=served)
+    reports = None
     try:
+        cluster = ray.cluster_resources()
+        options = [_options(spec, cluster) for spec in specs]
         reports = Queue()
         remote = ray.remote(_run_unit)
-        cluster = ray.cluster_resources()
-        worlds: dict[tuple, World] = {}
         pending: dict = {}
-        for spec in specs:
-            spec.validate()
-            key = (spec.world_kind, spec.world_seed, spec.preset,
-                   tuple(sorted(spec.overrides.items())))
-            if key not in worlds:
-                worlds[key] = build_world(spec.world_kind, spec.world_seed, spec.preset,
-                                          spec.overrides)
+        for spec, key, option in zip(specs, keys, options):
             world_id = store.save_world(worlds[key], spec.preset)
             run_id = uuid.uuid4().hex[:12]
             store.begin_run(run_id, world_id, spec)
-            options = _options(spec, cluster)
-            threads = max(1, int(options["num_cpus"]))
-            ref = remote.options(**options).remote(spec, worlds[key], run_id, reports, threads)
+            threads = max(1, int(option["num_cpus"]))
+            ref = remote.options(**option).remote(spec, worlds[key], run_id, reports, threads)
             pending[ref] = (spec, run_id)
         return _collect(ray, pending, reports, store, progress, on_result, on_start)
     finally:
+        if reports is not None and not started_here:
+            reports.shutdown()  # its actor; a Ray started here takes it down with it
         if started_here:
             ray.shutdown()
 
