@@ -45,3 +45,16 @@ def check(count: float, limit: float, what: str, setting: str) -> None:
     if count > limit:
         raise LabError(f"{what}: {count:g} asked for, at most {limit:g} allowed "
                        f"(LAB_MAX_{setting.upper()} raises the limit)")
+
+
+def positive_setting(name: str, default: float) -> float:
+    """A positive number from the environment variable `name` (a timeout, CPUs per task...),
+    or `default` where it is unset; anything else is a clear refusal naming the variable."""
+    raw = os.environ.get(name)
+    try:
+        value = float(raw) if raw is not None else default
+    except ValueError:
+        raise LabError(f"{name} must be a number, got '{raw}'") from None
+    if not value > 0:
+        raise LabError(f"{name} must be positive, got '{raw}'")
+    return value

@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 
 from core.errors import LabError
+from core.limits import positive_setting
 from core.lm import generation
 from core.lm.models import LM
 from core.running.costs import forward_flops
@@ -91,8 +92,8 @@ class ServedWriter:
         # with the student's, and within the student's context (a safe guess for larger models).
         known = shape or student
         self.encode, self.max_context = known.encode, known.max_context
-        self.timeout = _setting("LAB_TEACHER_TIMEOUT", TIMEOUT_S)
-        self.concurrency = int(_setting("LAB_TEACHER_CONCURRENCY", CONCURRENCY))
+        self.timeout = positive_setting("LAB_TEACHER_TIMEOUT", TIMEOUT_S)
+        self.concurrency = int(positive_setting("LAB_TEACHER_CONCURRENCY", CONCURRENCY))
 
     def write(self, prompts: Sequence[str], shared_prefix: str, max_new_tokens: int, stop: str,
               progress: Callable[[int, int], None] | None = None) -> Written:
@@ -127,17 +128,6 @@ class ServedWriter:
         except (KeyError, IndexError, TypeError, ValueError, AttributeError) as error:
             raise LabError(f"teacher at {self.url} answered something that is not an OpenAI "
                            f"completion ({error}): {json.dumps(answer)[:200]}") from None
-
-
-def _setting(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    try:
-        value = float(raw) if raw is not None else default
-    except ValueError:
-        raise LabError(f"{name} must be a number, got '{raw}'") from None
-    if value <= 0:
-        raise LabError(f"{name} must be positive, got '{raw}'")
-    return value
 
 
 def request_json(url: str, timeout: float, body: dict | None = None) -> dict:
@@ -182,7 +172,7 @@ def served(name: str, student: LM) -> ServedWriter:
     url, _, model = name.partition("#")
     url = url.rstrip("/")
     if not model:
-        listed = request_json(f"{url}/models", _setting("LAB_TEACHER_TIMEOUT", TIMEOUT_S))
+        listed = request_json(f"{url}/models", positive_setting("LAB_TEACHER_TIMEOUT", TIMEOUT_S))
         ids = [m.get("id") for m in listed.get("data") or [] if isinstance(m, dict)]
         if len(ids) != 1 or not isinstance(ids[0], str):
             raise LabError(f"teacher at {url} lists {len(ids)} models; name one after a '#': "

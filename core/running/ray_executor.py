@@ -22,13 +22,14 @@ import uuid
 from collections.abc import Callable, Sequence
 
 from core.errors import LabError
+from core.limits import positive_setting
 from core.paths import REPO_ROOT
 from core.running import hardware
 from core.running.result import RunResult
-from core.running.runner import Progress
+from core.running.runner import Progress, world_for
 from core.running.spec import RunSpec
 from core.storage.store import Store
-from core.worlds import World, build_world
+from core.worlds import World
 
 OnResult = Callable[[RunResult | None, RunSpec, str | None], None]
 OnStart = Callable[[RunSpec, str, int], None]  # spec, run id, the worker's process id
@@ -41,17 +42,6 @@ def _ray():
         raise LabError("--executor ray needs Ray, an optional install: "
                        ".venv/bin/pip install -r requirements-cluster.txt") from None
     return ray
-
-
-def _number(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    try:
-        value = float(raw) if raw is not None else default
-    except ValueError:
-        raise LabError(f"{name} must be a number, got '{raw}'") from None
-    if value <= 0:
-        raise LabError(f"{name} must be positive, got '{raw}'")
-    return value
 
 
 # Settings the workers must see; secrets stay here (the app's password, a hub token), and the
@@ -116,14 +106,14 @@ def _run_unit(spec: RunSpec, world: World, run_id: str, reports, threads: int):
 
 def _options(spec: RunSpec, cluster: dict) -> dict:
     from core.methods import get_method
-    cpus = _number("LAB_RAY_CPUS_PER_RUN", 1.0)
+    cpus = positive_setting("LAB_RAY_CPUS_PER_RUN", 1.0)
     if cpus > cluster.get("CPU", 0):  # no node could ever take the task: refuse, never wait
         raise LabError(f"LAB_RAY_CPUS_PER_RUN is {cpus:g} but the Ray cluster has "
                        f"{cluster.get('CPU', 0):g} CPUs in all")
     options = {"num_cpus": cpus, "max_retries": 0}  # a dead worker fails its run, not twice
     method = get_method(spec.method)
     if cluster.get("GPU", 0) > 0 and (method.trains or method.scopes or method.reads_context):
-        options["num_gpus"] = min(1.0, _number("LAB_RAY_GPU_PER_RUN", 0.25))
+        options["num_gpus"] = min(1.0, positive_setting("LAB_RAY_GPU_PER_RUN", 0.25))
     return options
 
 
@@ -139,13 +129,7 @@ def run_on_ray(specs: Sequence[RunSpec], store: Store, progress: Progress | None
     # Every spec checked and every world built before any run is marked begun: a mistake in
     # the tenth spec must not leave nine runs 'running' with no task behind them.
     worlds: dict[tuple, World] = {}
-    keys = []
-    for spec in specs:
-        spec.validate()
-        key = (spec.world_kind, spec.world_seed, spec.preset, tuple(sorted(spec.overrides.items())))
-        if key not in worlds:
-            worlds[key] = build_world(spec.world_kind, spec.world_seed, spec.preset, spec.overrides)
-        keys.append(key)
+    built = [world_for(spec.validate(), worlds) for spec in specs]
     served = any(s.aug_source_used == "teacher" and s.teacher.startswith("http") for s in specs)
     started_here = connect(address, teacher_key=served)
     reports = None
@@ -155,12 +139,12 @@ def run_on_ray(specs: Sequence[RunSpec], store: Store, progress: Progress | None
         reports = Queue()
         remote = ray.remote(_run_unit)
         pending: dict = {}
-        for spec, key, option in zip(specs, keys, options):
-            world_id = store.save_world(worlds[key], spec.preset)
+        for spec, world, option in zip(specs, built, options):
+            world_id = store.save_world(world, spec.preset)
             run_id = uuid.uuid4().hex[:12]
             store.begin_run(run_id, world_id, spec)
             threads = max(1, int(option["num_cpus"]))
-            ref = remote.options(**option).remote(spec, worlds[key], run_id, reports, threads)
+            ref = remote.options(**option).remote(spec, world, run_id, reports, threads)
             pending[ref] = (spec, run_id)
         return _collect(ray, pending, reports, store, progress, on_result, on_start)
     finally:

@@ -182,6 +182,15 @@ def _calibrated(store: Store, lm: LM) -> None:
         store.save_calibration(calibration.measure(lm))
 
 
+def world_for(spec: RunSpec, worlds: dict[tuple, World]) -> World:
+    """The spec's world, built once per (kind, seed, preset, parameters) into `worlds`: every
+    method and source of a seed shares it."""
+    key = (spec.world_kind, spec.world_seed, spec.preset, tuple(sorted(spec.overrides.items())))
+    if key not in worlds:
+        worlds[key] = build_world(spec.world_kind, spec.world_seed, spec.preset, spec.overrides)
+    return worlds[key]
+
+
 def run_all(specs: Sequence[RunSpec], store: Store, progress: Progress | None = None,
             lm_cache: dict[str, LM] | None = None,
             on_result: Callable[[RunResult | None, RunSpec, str | None], None] | None = None,
@@ -198,11 +207,7 @@ def run_all(specs: Sequence[RunSpec], store: Store, progress: Progress | None = 
     version = hardware.code_version()
     results = []
     for spec in specs:
-        spec.validate()
-        key = (spec.world_kind, spec.world_seed, spec.preset, tuple(sorted(spec.overrides.items())))
-        if key not in worlds:
-            worlds[key] = build_world(spec.world_kind, spec.world_seed, spec.preset, spec.overrides)
-        world = worlds[key]
+        world = world_for(spec.validate(), worlds)
         if spec.model not in lm_cache:
             lm_cache[spec.model] = models.load(spec.model)
         if spec.model not in calibrated:  # a model the caller loaded (the demo's) included
