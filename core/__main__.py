@@ -78,7 +78,7 @@ def cmd_run(args: argparse.Namespace) -> None:
         else:
             print(json.dumps(result.summary()), flush=True)
 
-    run_specs(specs, store, progress, on_result, args.executor, args.address)
+    run_specs(specs, store, progress, on_result, args.executor, args.address, args.workers)
     if tracker:
         tracker.finish()
 
@@ -162,7 +162,7 @@ def cmd_study(args: argparse.Namespace) -> None:
                 print(json.dumps(summary | ({"error": error} if error else
                                             {"accuracy": result.summary()["accuracy"]})), flush=True)
             ran = run_study(specs, store, on_result=on_result, executor=args.executor,
-                            address=args.address)
+                            address=args.address, workers=args.workers)
             print(f"{ran} of {len(specs)} runs were run; the others were already complete",
                   file=sys.stderr)
         records = study_records(store, specs)
@@ -240,13 +240,18 @@ def cmd_shortcuts(args: argparse.Namespace) -> None:
 
 
 def add_executor_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--executor", choices=["local", "ray"], default="local",
-                        help="local (default): one run after another in this process; ray: each "
-                             "run a Ray task (an optional install: requirements-cluster.txt)")
+    from core.running.executors import EXECUTORS
+    parser.add_argument("--executor", choices=list(EXECUTORS), default="local",
+                        help="local (default): one run after another in this process; processes: "
+                             "several worker processes here, sharing a GPU if there is one; ray: "
+                             "each run a Ray task (an optional install: requirements-cluster.txt)")
     parser.add_argument("--address", default=os.environ.get("LAB_RAY_ADDRESS"),
                         help="with --executor ray: the cluster to join (HOST:6379 or "
                         "ray://HOST:10001; default LAB_RAY_ADDRESS, else a local Ray started for "
                         "the sweep and stopped after it)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="with --executor processes: how many (default LAB_WORKERS, else 4 "
+                             "on a GPU and one per two cores on a CPU)")
 
 
 PROGRESS_HELP = ("keep a JSON object of progress in PATH (run_index, runs_total, method, phase, "

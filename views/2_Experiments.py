@@ -17,6 +17,7 @@ from core.methods.config import SOURCES, SPLITTINGS, FTConfig, offered_teachers
 from core.paths import REPO_ROOT, default_db_path, model_roots
 from core.queue import experiment as experiments
 from core.queue import jobs, progress
+from core.running.executors import EXECUTORS
 from core.running.spec import RunSpec
 from core.storage.store import EARLIER_VERSION, Store
 from core.worlds import get_kind, kind_names
@@ -158,8 +159,6 @@ ICL_FILLS = {"sample": "a seeded sample (does not look at the test)",
              "needed_first": "needed facts first (an upper bound: reads the test)"}
 icl_fill = st.radio("When the training set does not fit the ICL context", list(ICL_FILLS),
                     format_func=ICL_FILLS.get, horizontal=True)
-EXECUTORS = {"local": "here, one run after another",
-             "ray": "on Ray, each run a task (a local Ray, or the cluster in LAB_RAY_ADDRESS)"}
 executor = st.radio("Where the runs run", list(EXECUTORS), format_func=EXECUTORS.get,
                     horizontal=True)
 

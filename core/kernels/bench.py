@@ -196,6 +196,30 @@ def bench_ft(lm: LM, world, steps: int, prefix: str = "ft", lora: bool = True) -
     return {f"{prefix}_{key}": value for key, value in out.items()}
 
 
+def bench_cuda_graphs(lm: LM, world, steps: int) -> dict:
+    """On a GPU: the method's loop with every step replayed as a CUDA graph against the same
+    loop launching each kernel (LAB_CUDA_GRAPHS=0), full fine-tuning, same batches."""
+    examples = make_examples([d.text for d in world.documents], "none")
+    config = FTConfig(epochs=max(1, math.ceil(steps * 8 / len(examples))), max_steps=steps)
+    timed = {}
+    for graphs in (False, True, False):  # eager on both sides of the graphs: drift cancels
+        with models.weights_restored(lm):
+            torch.cuda.synchronize()
+            start = time.perf_counter()
+            run = train(lm, examples, config, graphs=graphs)
+            torch.cuda.synchronize()
+            timed.setdefault(graphs, []).append((time.perf_counter() - start, run))
+    eager_s = sum(s for s, _ in timed[False]) / 2
+    graphs_s, graphed = timed[True][0]
+    eager = timed[False][0][1]
+    tail = max(1, steps // 4)
+    final = lambda r: sum(p["loss"] for p in r.losses[-tail:]) / tail  # noqa: E731
+    return {"graphs_speedup": eager_s / graphs_s, "graphs_step_ms": graphs_s / steps * 1e3,
+            "graphs_eager_step_ms": eager_s / steps * 1e3, "graphs_steps": steps,
+            "graphs_final_loss": final(graphed), "graphs_eager_final_loss": final(eager),
+            "graphs_kind": graphed.step_kind}
+
+
 # ---------------------------------------------------------------- generation
 
 
@@ -272,16 +296,18 @@ def run(model: str = "default", size: str = "full", demo: bool = False) -> dict:
     ft_world = world if tiny else build_world("semantic", 0, "quick", {})
     figures: dict = {"date": date.today().isoformat(), "model": model, "device": str(lm.device),
                      **hardware.describe(), "size": size}
+    parts = [("icl", lambda: bench_icl(lm, world, 4 if tiny else None)),
+             ("score", lambda: bench_requests(lm, world, 4 if tiny else None)),
+             ("ft", lambda: bench_ft(lm, ft_world, 3 if tiny else 30)),
+             ("ft short", lambda: bench_ft(lm, world, 3 if tiny else 30, "ft_short_docs",
+                                           lora=False)),
+             ("generation", lambda: bench_generation(lm, world, 2 if tiny else 16,
+                                                     8 if tiny else 32)),
+             ("memory", lambda: bench_memory(model, lm.device.type == "cuda", tiny))]
     if lm.device.type == "cuda":
         figures["gpu"] = torch.cuda.get_device_name(lm.device)
-    for name, part in [("icl", lambda: bench_icl(lm, world, 4 if tiny else None)),
-                       ("score", lambda: bench_requests(lm, world, 4 if tiny else None)),
-                       ("ft", lambda: bench_ft(lm, ft_world, 3 if tiny else 30)),
-                       ("ft short", lambda: bench_ft(lm, world, 3 if tiny else 30,
-                                                     "ft_short_docs", lora=False)),
-                       ("generation", lambda: bench_generation(lm, world, 2 if tiny else 16,
-                                                               8 if tiny else 32)),
-                       ("memory", lambda: bench_memory(model, lm.device.type == "cuda", tiny))]:
+        parts.append(("graphs", lambda: bench_cuda_graphs(lm, ft_world, 5 if tiny else 60)))
+    for name, part in parts:
         start = time.perf_counter()
         figures.update(part())
         print(f"{name:<11} done in {time.perf_counter() - start:6.1f} s", file=sys.stderr)
@@ -321,6 +347,12 @@ def table(figures: dict) -> str:
                      f"{figures['model_loaded_gpu_peak_mb']:.0f} MB, full fine-tuning "
                      f"{figures['ft_full_gpu_peak_mb']:.0f} MB, LoRA "
                      f"{figures['ft_lora_gpu_peak_mb']:.0f} MB (peak allocated)")
+    if "graphs_speedup" in figures:
+        lines.append(f"CUDA graphs: {figures['graphs_speedup']:.1f}x the same loop launching each "
+                     f"kernel ({figures['graphs_step_ms']:.1f} against "
+                     f"{figures['graphs_eager_step_ms']:.1f} ms a step; final loss "
+                     f"{figures['graphs_final_loss']:.3f} against "
+                     f"{figures['graphs_eager_final_loss']:.3f}; {figures['graphs_kind']})")
     if "demo_seconds" in figures:
         lines.append(f"demo: {figures['demo_seconds']:.0f} s ({figures['isa']})")
     return "\n".join(lines)

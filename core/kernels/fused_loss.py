@@ -28,10 +28,14 @@ class _LinearCrossEntropy(torch.autograd.Function):
                 dtype: torch.dtype) -> torch.Tensor:
         with torch.autocast(hidden.device.type, enabled=False):
             # Only rows with a target go through the head (an ignored row's gradient is zero):
-            # each document's last token and the padding skip 49,152-word products.
-            scored = _scored_rows(targets != IGNORE, dtype, hidden.device)
-            h, w = hidden[scored].to(dtype), weight.to(dtype)
-            targets = targets[scored]
+            # each document's last token and the padding skip 49,152-word products. Finding
+            # them waits for the device, so a GPU (where the products are cheap, and a
+            # captured CUDA graph cannot wait) takes every row.
+            on_gpu = hidden.device.type == "cuda"
+            scored = None if on_gpu else _scored_rows(targets != IGNORE, dtype, hidden.device)
+            h = (hidden if on_gpu else hidden[scored]).to(dtype)
+            w = weight.to(dtype)
+            targets = targets if on_gpu else targets[scored]
             logits = h @ w.t()
             valid = targets != IGNORE
             count = valid.sum().clamp(min=1)
@@ -51,8 +55,12 @@ class _LinearCrossEntropy(torch.autograd.Function):
                 probs.scatter_add_(1, target[:, None], -torch.ones_like(picked)[:, None])
                 chunk.copy_(probs.mul_((keep / count)[:, None]))
             grad_logits = logits
-            ctx.grad_hidden = hidden.new_zeros(hidden.shape)
-            ctx.grad_hidden[scored] = (grad_logits @ w).to(hidden.dtype)
+            if on_gpu:
+                ctx.grad_hidden = (grad_logits @ w).to(hidden.dtype)
+            else:
+                ctx.grad_hidden = hidden.new_zeros(hidden.shape)
+                ctx.grad_hidden[scored] = (grad_logits @ w).to(hidden.dtype)
+            ctx.on_gpu = on_gpu
             ctx.grad_weight = ((grad_logits.t() @ h).to(weight.dtype)
                                if ctx.needs_input_grad[1] else None)
         return total / count
@@ -61,7 +69,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
     def backward(ctx, grad_loss: torch.Tensor):
         grad_hidden, grad_weight = ctx.grad_hidden, ctx.grad_weight
         del ctx.grad_hidden, ctx.grad_weight
-        if not bool(grad_loss == 1):
+        if ctx.on_gpu or not bool(grad_loss == 1):  # the comparison waits for the device
             grad_hidden = grad_hidden * grad_loss
             grad_weight = grad_weight * grad_loss if grad_weight is not None else None
         return grad_hidden, grad_weight, None, None

@@ -7,6 +7,7 @@ the target's tokens, so `cumulative` sentence splitting can show earlier sentenc
 from __future__ import annotations
 
 import math
+import os
 import random
 import re
 import warnings
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 import torch
 
 from core.errors import LabError
-from core.kernels import heap
+from core.kernels import cuda_graphs, heap
 from core.kernels.fused_loss import IGNORE, causal_lm_loss
 from core.kernels.fused_norm import fused_rms_norms
 from core.kernels.fused_rotary import fused_rotary
@@ -41,6 +42,12 @@ def row_multiple(bf16: bool) -> int:
     return ROW_MULTIPLE if bf16 else ROW_MULTIPLE_FLOAT32
 
 
+def cuda_graphs_wanted(device: torch.device) -> bool:
+    """Training steps as CUDA graphs (core/kernels/cuda_graphs.py) on an NVIDIA GPU, unless
+    LAB_CUDA_GRAPHS=0."""
+    return device.type == "cuda" and os.environ.get("LAB_CUDA_GRAPHS", "1") != "0"
+
+
 @dataclass
 class TrainResult:
     model: torch.nn.Module
@@ -48,6 +55,7 @@ class TrainResult:
     tokens: int = 0
     flops: float = 0.0
     steps: int = 0
+    step_kind: str = "eager"  # or how CUDA graphs ran the steps (GraphedSteps.describe)
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?:])\s+|\n+")
@@ -155,8 +163,10 @@ def lr_factor(step: int, total: int, config: FTConfig) -> float:
 
 
 def _train_loop(lm: LM, examples: Sequence[tuple[str, str]], config: FTConfig,
-                progress: Callable[[int, int, float], None] | None) -> TrainResult:
-    """The loop itself: shuffled batches of packed examples, bf16 autocast, AdamW."""
+                progress: Callable[[int, int, float], None] | None,
+                graphs: bool) -> TrainResult:
+    """The loop itself: shuffled batches of packed examples, bf16 autocast, AdamW; on a GPU
+    (`graphs`) each step replayed as a CUDA graph."""
     model = lm.model
     bf16 = models.bf16_supported(lm.device)
     if config.mode == "lora":
@@ -170,20 +180,34 @@ def _train_loop(lm: LM, examples: Sequence[tuple[str, str]], config: FTConfig,
     total = total_steps(len(rows), config)
     params = [p for p in model.parameters() if p.requires_grad]
     # The fused AdamW does the whole update in one kernel: 3x faster than the default on CPU.
-    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay,
-                                  fused=lm.device.type in ("cpu", "cuda"))
+    # A captured step reads the learning rate from a tensor the schedule fills in place.
+    lr = torch.tensor(config.lr, device=lm.device) if graphs else config.lr
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=config.weight_decay,
+                                  fused=lm.device.type in ("cpu", "cuda"), capturable=graphs)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total, config))
-    autocast = torch.autocast(lm.device.type, dtype=torch.bfloat16, enabled=bf16)
+    # Autocast's cache of bf16 weights would be captured stale; a graph casts them every step.
+    autocast = torch.autocast(lm.device.type, dtype=torch.bfloat16, enabled=bf16,
+                              cache_enabled=not graphs)
     adapters = sum(p.numel() for p in params) if config.mode == "lora" else 0
+    multiple = cuda_graphs.ROW_MULTIPLE if graphs else row_multiple(bf16)
+
+    def train_step(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        with autocast:
+            loss = causal_lm_loss(model, **batch)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=not graphs)  # a graph keeps its gradients in place
+        # Detached, so no step's autograd graph outlives it: an eager step's, kept alive into
+        # a capture, made the gradients' accumulation wait across streams (a warning on CUDA).
+        return loss.detach()
+
+    graphed = cuda_graphs.GraphedSteps(train_step) if graphs else None
     result = TrainResult(model)
     for step in range(total):
         batch = [rows[i] for i in next(batches)]
-        with autocast:
-            loss = causal_lm_loss(model, **_pack(batch, lm.device, row_multiple(bf16)))
-        loss.backward()
-        optimizer.step()
+        packed = _pack(batch, lm.device, multiple)
+        loss = graphed.step(packed) if graphed else train_step(packed)
         schedule.step()
-        optimizer.zero_grad(set_to_none=True)
         tokens = sum(len(ids) for ids, _ in batch)
         result.tokens += tokens
         result.flops += train_flops(lm, tokens, tokens / len(batch) / 2, config.mode == "lora",
@@ -192,19 +216,23 @@ def _train_loop(lm: LM, examples: Sequence[tuple[str, str]], config: FTConfig,
         if progress:
             progress(step + 1, total, result.losses[-1]["loss"])
     result.steps = total
+    result.step_kind = graphed.describe() if graphed else "eager"
     return result
 
 
 def train(lm: LM, examples: Sequence[tuple[str, str]], config: FTConfig,
-          progress: Callable[[int, int, float], None] | None = None) -> TrainResult:
+          progress: Callable[[int, int, float], None] | None = None,
+          graphs: bool | None = None) -> TrainResult:
     """Fine-tune `lm`'s weights in place (LoRA merged in at the end), with its loss curve and
-    compute. Callers wrap this in `models.weights_restored(lm)` to get the original back."""
+    compute. Callers wrap this in `models.weights_restored(lm)` to get the original back.
+    `graphs`: steps as CUDA graphs (default: on an NVIDIA GPU, see `cuda_graphs_wanted`)."""
     config.validate()
+    graphs = cuda_graphs_wanted(lm.device) if graphs is None else graphs
     if not examples:
         raise LabError("nothing to fine-tune on: the training set is empty")
     with (packed_rows(lm.model), fused_rms_norms(lm.model), fused_rotary(lm.model),
           heap.kept()):
-        result = _train_loop(lm, examples, config, progress)
+        result = _train_loop(lm, examples, config, progress, graphs)
     model = result.model
     if config.mode == "lora":
         model = model.merge_and_unload()

@@ -69,7 +69,7 @@ class Experiment:
 
     specs: list[RunSpec]
     seeds: list[int] = field(default_factory=lambda: [0])
-    executor: str = "local"  # or "ray": each run a Ray task (LAB_RAY_ADDRESS: which cluster)
+    executor: str = "local"  # core/running/executors.py: "processes", or "ray" (LAB_RAY_ADDRESS)
 
     def validate(self) -> Experiment:
         """Build the world and check every run's settings, as the command would before loading
@@ -82,8 +82,10 @@ class Experiment:
             raise LabError("give at least one seed, e.g. 0 or 0,1,2")
         check(len(self.seeds), limits().seeds_per_launch, "training seeds in one launch",
               "seeds_per_launch")
-        if self.executor not in ("local", "ray"):
-            raise LabError(f"executor must be 'local' or 'ray', got '{self.executor}'")
+        from core.running.executors import EXECUTORS
+        if self.executor not in EXECUTORS:
+            raise LabError(f"executor must be one of {', '.join(EXECUTORS)}, got "
+                           f"'{self.executor}'")
         if self.executor == "ray" and importlib.util.find_spec("ray") is None:
             raise LabError("running on Ray needs Ray, an optional install: "
                            ".venv/bin/pip install -r requirements-cluster.txt")

@@ -146,6 +146,8 @@ def execute(spec: RunSpec, world: World, lm: LM, progress: Progress | None = Non
             costs.append(meter.cost)
             losses = trained.losses
             extra.update(train_examples=len(examples), train_steps=trained.steps)
+            if lm.device.type == "cuda":
+                extra["train_step_kind"] = trained.step_kind  # CUDA graphs, or why not
 
         predictions, eval_cost, prefix_flops = _evaluate_phase(lm, world, context, report)
     costs.append(eval_cost)

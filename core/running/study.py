@@ -59,11 +59,12 @@ def _latest_complete(store: Store, spec: RunSpec) -> str | None:
 
 
 def run_study(specs: Sequence[RunSpec], store: Store, progress=None, on_result=None,
-              executor: str = "local", address: str | None = None) -> int:
-    """Run the specs not yet complete in the store, one after another here or as Ray tasks
-    (`executor`); returns how many were run."""
+              executor: str = "local", address: str | None = None,
+              workers: int | None = None) -> int:
+    """Run the specs not yet complete in the store with the `executor` (core/running/
+    executors.py); returns how many were run."""
     todo = [spec for spec in specs if _latest_complete(store, spec) is None]
-    run_specs(todo, store, progress, on_result, executor, address)
+    run_specs(todo, store, progress, on_result, executor, address, workers)
     return len(todo)
 
 
