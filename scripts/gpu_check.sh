@@ -1,5 +1,5 @@
 #!/bin/bash
-# The GPU check (docs/gpu.md): on a machine with an NVIDIA GPU and the project installed, run
+# The GPU check (docs/cluster.md, docs/performance.md): on a machine with an NVIDIA GPU and the project installed, run
 # the CUDA tests, the training step with and without CUDA graphs, a sweep one run after another
 # and on worker processes sharing the GPU, and the whole benchmark. Summaries go to $OUT
 # (default data/gpu-check), databases and logs to $WORK. Usage: bash scripts/gpu_check.sh [python]

@@ -9,6 +9,10 @@ import pytest
 from core.lm import models
 from core.queue import jobs
 
+# The GPU's own tests run where there is one (scripts/gpu_check.sh); elsewhere they are not
+# collected at all, so a suite on a CPU skips nothing.
+collect_ignore = [] if models.torch.cuda.is_available() else ["test_cuda_graphs.py"]
+
 
 @pytest.fixture(autouse=True)
 def data_dir(tmp_path, monkeypatch):

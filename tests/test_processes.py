@@ -1,6 +1,6 @@
 """Sweeps on worker processes of this machine (core/running/process_executor.py): the same runs
 store the same rows as the local executor, a killed worker fails only the run it was on (the
-rest of its world goes to a fresh worker), and the app and the command line choose it alike."""
+rest of its world goes to a fresh worker), and a bad worker count is refused up front."""
 
 import dataclasses
 import multiprocessing
@@ -77,15 +77,11 @@ def test_a_killed_worker_fails_only_its_run_and_a_fresh_worker_does_the_rest(tmp
     assert multiprocessing.active_children() == []
 
 
-def test_the_app_and_the_command_line_choose_worker_processes_the_same_way():
+def test_the_command_line_offers_worker_processes():
     from core.__main__ import parser
-    from core.queue.experiment import Experiment
-    from core.running.spec import RunSpec
-    args = Experiment([RunSpec(method="ft", model="tiny")], [0],
-                      executor="processes").validate().run_args(0)
-    assert args[args.index("--executor") + 1] == "processes"
-    parsed = parser().parse_args(["run", *args, "--workers", "3"])
-    assert (parsed.executor, parsed.workers) == ("processes", 3)
+    for command in (["run", "--methods", "ft"], ["study"]):
+        parsed = parser().parse_args([*command, "--executor", "processes", "--workers", "3"])
+        assert (parsed.executor, parsed.workers) == ("processes", 3)
 
 
 def test_no_workers_is_refused_before_any_run_begins(tmp_path):
@@ -93,4 +89,15 @@ def test_no_workers_is_refused_before_any_run_begins(tmp_path):
     with pytest.raises(LabError, match="--workers must be at least 1"):
         run_specs(study_specs(["reversals"], [0], "tiny", ["oracle"])[:1], store,
                   executor="processes", workers=0)
+    assert store.query("SELECT count(*) AS n FROM runs")["n"][0] == 0
+
+
+@pytest.mark.parametrize("setting", ["0", "0.5", "many"])
+def test_a_bad_worker_count_in_the_environment_is_refused_before_any_run_begins(
+        tmp_path, monkeypatch, setting):
+    monkeypatch.setenv("LAB_WORKERS", setting)
+    store = Store(tmp_path / "lab.duckdb")
+    with pytest.raises(LabError, match="LAB_WORKERS must be a whole number"):
+        run_specs(study_specs(["reversals"], [0], "tiny", ["oracle"])[:1], store,
+                  executor="processes")
     assert store.query("SELECT count(*) AS n FROM runs")["n"][0] == 0

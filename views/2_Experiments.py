@@ -159,7 +159,9 @@ ICL_FILLS = {"sample": "a seeded sample (does not look at the test)",
              "needed_first": "needed facts first (an upper bound: reads the test)"}
 icl_fill = st.radio("When the training set does not fit the ICL context", list(ICL_FILLS),
                     format_func=ICL_FILLS.get, horizontal=True)
-executor = st.radio("Where the runs run", list(EXECUTORS), format_func=EXECUTORS.get,
+# A job is one world, and worker processes split a sweep by world: here they would gain nothing.
+executor = st.radio("Where the runs run", [e for e in EXECUTORS if e != "processes"],
+                    format_func=EXECUTORS.get,
                     horizontal=True)
 
 st.divider()

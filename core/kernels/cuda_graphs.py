@@ -33,14 +33,14 @@ class GraphedSteps:
     """`step(batch)` runs `train_step(batch)` (forward, backward, optimizer update, gradients
     zeroed in place; it returns the loss tensor) through one CUDA graph per input shape."""
 
-    def __init__(self, train_step: Callable[[Batch], torch.Tensor]) -> None:
+    def __init__(self, train_step: Callable[[Batch], torch.Tensor], device: torch.device) -> None:
         self.train_step = train_step
         self.graphs: dict[tuple, tuple[torch.cuda.CUDAGraph, Batch, torch.Tensor]] = {}
         self.seen: set[tuple] = set()
         self.pool = None
         self.failure: str | None = None
         self.replays = 0
-        self.side = torch.cuda.Stream()
+        self.side = torch.cuda.Stream(device)
 
     def step(self, batch: Batch) -> torch.Tensor:
         shape = tuple(tuple(t.shape) for t in batch.values())
@@ -48,14 +48,15 @@ class GraphedSteps:
             graph, inputs, loss = self.graphs[shape]
             for name, tensor in batch.items():
                 inputs[name].copy_(tensor)
-            graph.replay()
+            graph.replay()  # the caller reads the loss before the next replay reuses the pool
             self.replays += 1
             return loss
         if shape in self.seen and self.failure is None:
             try:
                 return self._capture(shape, batch)
             except RuntimeError as error:  # a kernel that waits, an unsupported operation
-                self.failure = str(error).strip().splitlines()[0][:200]
+                cause = error.__context__ or error  # ending a broken capture hides the cause
+                self.failure = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:200]
                 torch.cuda.synchronize()
         self.seen.add(shape)
         return self._on_side_stream(batch)

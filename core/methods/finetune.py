@@ -6,6 +6,7 @@ the target's tokens, so `cumulative` sentence splitting can show earlier sentenc
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import random
@@ -201,7 +202,7 @@ def _train_loop(lm: LM, examples: Sequence[tuple[str, str]], config: FTConfig,
         # a capture, made the gradients' accumulation wait across streams (a warning on CUDA).
         return loss.detach()
 
-    graphed = cuda_graphs.GraphedSteps(train_step) if graphs else None
+    graphed = cuda_graphs.GraphedSteps(train_step, lm.device) if graphs else None
     result = TrainResult(model)
     for step in range(total):
         batch = [rows[i] for i in next(batches)]
@@ -217,6 +218,7 @@ def _train_loop(lm: LM, examples: Sequence[tuple[str, str]], config: FTConfig,
             progress(step + 1, total, result.losses[-1]["loss"])
     result.steps = total
     result.step_kind = graphed.describe() if graphed else "eager"
+    optimizer.zero_grad(set_to_none=True)  # a graph's gradients must not outlive training
     return result
 
 
@@ -230,8 +232,10 @@ def train(lm: LM, examples: Sequence[tuple[str, str]], config: FTConfig,
     graphs = cuda_graphs_wanted(lm.device) if graphs is None else graphs
     if not examples:
         raise LabError("nothing to fine-tune on: the training set is empty")
+    # Captures and their streams belong to the current GPU: make it the model's (cuda:1...).
+    on_device = torch.cuda.device(lm.device) if graphs else contextlib.nullcontext()
     with (packed_rows(lm.model), fused_rms_norms(lm.model), fused_rotary(lm.model),
-          heap.kept()):
+          heap.kept(), on_device):
         result = _train_loop(lm, examples, config, progress, graphs)
     model = result.model
     if config.mode == "lora":
