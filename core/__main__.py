@@ -162,8 +162,10 @@ def cmd_study(args: argparse.Namespace) -> None:
                 print(json.dumps(summary | ({"error": error} if error else
                                             {"accuracy": result.summary()["accuracy"]})), flush=True)
             ran = run_study(specs, store, on_result=on_result, executor=args.executor,
-                            address=args.address, workers=args.workers)
-            print(f"{ran} of {len(specs)} runs were run; the others were already complete",
+                            address=args.address, workers=args.workers,
+                            results_path=args.results)
+            print(f"{ran} of {len(specs)} runs were run; the others were already complete "
+                  "(in the database or the results file)",
                   file=sys.stderr)
         records = study_records(store, specs)
         if args.results and Path(args.results).exists():

@@ -1,5 +1,7 @@
 """The study command on the tiny model: every method and source, summarized, and resumable."""
 
+import json
+
 from core.methods import METHODS
 from core.methods.finetune import FTConfig
 from core.results import results_file
@@ -13,7 +15,15 @@ def test_study_runs_every_method_and_source_once_and_resumes(tiny_lm, tmp_path):
     assert len(specs) == len(METHODS) + 3  # the three augmented methods once per source
     for spec in specs:  # the study's machinery, not its recipe: one epoch keeps it quick
         spec.ft = FTConfig(epochs=1, seed=spec.seed)
-    assert run_study(specs, store) == len(specs)
+    # With a results file, each run is in the file as soon as it is stored (a study cut off
+    # keeps what it finished).
+    published = tmp_path / "published.jsonl"
+    lines_seen = []
+    def on_result(result, spec, error):
+        assert error is None
+        lines_seen.append(len(published.read_text().splitlines()))
+    assert run_study(specs, store, on_result=on_result, results_path=published) == len(specs)
+    assert lines_seen == list(range(1, len(specs) + 1))
     assert run_study(specs, store) == 0  # already complete: nothing runs again
     records = study_records(store, specs)
     table = study_table(records)
@@ -35,3 +45,28 @@ def test_study_runs_every_method_and_source_once_and_resumes(tiny_lm, tmp_path):
     assert len(merged) == 2 * len(specs)
     assert set(study_table(merged)["seeds"]) == {2}
     assert set(table["model"]) == {"tiny"} and table["code"].str.len().min() > 0
+
+
+def test_a_study_resumes_from_its_results_file_without_the_database(tiny_lm, tmp_path):
+    specs = study_specs(["reversals"], [0], model="tiny", sources=("oracle",))[:3]
+    for spec in specs:
+        spec.ft = FTConfig(epochs=1, seed=spec.seed)
+    published = tmp_path / "published.jsonl"
+    assert run_study(specs, Store(tmp_path / "a.duckdb"), results_path=published) == 3
+    first = published.read_text()
+    assert all(r["world_id"] for r in results_file.read(published))
+    # Another machine, the file but not the database: nothing runs, the file is unchanged.
+    assert run_study(specs, Store(tmp_path / "b.duckdb"), results_path=published) == 0
+    assert published.read_text() == first
+    # A run missing from the file runs again, and the others stay as they were.
+    published.write_text("".join(first.splitlines(keepends=True)[1:]))
+    assert run_study(specs, Store(tmp_path / "c.duckdb"), results_path=published) == 1
+    assert len(results_file.read(published)) == 3
+    # A file written before records named their world (no `world_id`) still reads, and its
+    # runs match no spec: they are kept in the file, not taken as done.
+    published.write_text("".join(
+        json.dumps({k: v for k, v in r.items() if k != "world_id"}) + "\n"
+        for r in results_file.read(published)))
+    assert [r["world_id"] for r in results_file.read(published)] == [None] * 3
+    assert run_study(specs, Store(tmp_path / "d.duckdb"), results_path=published) == 3
+    assert len(results_file.read(published)) == 6

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -21,9 +22,12 @@ from core.results import analysis
 from core.storage.store import Store
 
 RUN_KEYS = ("run_id", "kind", "preset", "world_seed", "seed", "method", "aug_source", "model",
-            "settings", "world_params", "world_version", "created_at", "code_version",
+            "settings", "world_params", "world_version", "world_id", "created_at", "code_version",
             "heldout_accuracy", "heldout_items", "heldout_coverage", "augmentation_empty",
             "flops", "seconds")
+# Files written before 2026-12-01 lack these; they read as None (such a run cannot be matched
+# to a spec, so a study does not resume from it).
+OPTIONAL_KEYS = ("world_id",)
 METRIC_KEYS = ("split", "correct", "n", "accuracy", "chance")
 
 
@@ -55,11 +59,16 @@ def _plain(value):
 
 
 def write(path: str | Path, records: Iterable[dict]) -> int:
-    """Write records, one per line, sorted so that the file diffs well; returns how many."""
+    """Write records, one per line, sorted so that the file diffs well; returns how many.
+    The file is replaced whole (written beside it, then renamed), so a study killed while
+    writing leaves the previous file, never half of one."""
     rows = sorted(records, key=lambda r: (r["kind"], r["method"], str(r["aug_source"]),
                                           r["seed"], r["run_id"]))
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
+    os.replace(partial, path)
     return len(rows)
 
 
@@ -71,13 +80,14 @@ def read(path: str | Path) -> list[dict]:
             continue
         try:
             record = json.loads(line)
-            missing = [k for k in (*RUN_KEYS, "metrics") if k not in record]
+            missing = [k for k in (*RUN_KEYS, "metrics")
+                       if k not in record and k not in OPTIONAL_KEYS]
         except (json.JSONDecodeError, TypeError):
             missing = ["a JSON object"]
         if missing or not isinstance(record, dict):
             raise LabError(f"{path}, line {number}: not a study result (missing "
                            f"{', '.join(missing)})")
-        records.append(record)
+        records.append({key: None for key in OPTIONAL_KEYS} | record)
     return records
 
 

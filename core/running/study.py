@@ -1,8 +1,10 @@
 """`python -m core study`: the study's table, every method on several world kinds and seeds,
 with oracle and model augmentation, summarized as mean and 95% interval over seeds.
 
-A study resumes: runs already complete in the database (same world, method, model, source,
-seed and settings) are not run again, so an interrupted study picks up where it stopped.
+A study resumes: runs already complete (same world, method, model, source, seed and
+settings) in the database, or in the results file it writes, are not run again. The results
+file is rewritten after every run, so a study cut off keeps what it finished, and another
+machine with the file but not the database picks up where it stopped.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Sequence
+from pathlib import Path
 
 import pandas as pd
 
@@ -58,13 +61,45 @@ def _latest_complete(store: Store, spec: RunSpec) -> str | None:
                                      spec.seed, spec.settings())
 
 
+def _spec_key(spec: RunSpec) -> tuple:
+    world_id = _world_id(spec.world_kind, spec.world_seed, spec.preset,
+                         json.dumps(spec.overrides, sort_keys=True))
+    settings = spec.settings()
+    if settings.get("ft", {}).get("seed") == spec.seed:  # a record keeps it once, as `seed`
+        settings["ft"] = {k: v for k, v in settings["ft"].items() if k != "seed"}
+    return (world_id, spec.method, spec.model, spec.aug_source_used, spec.seed,
+            json.dumps(settings, sort_keys=True))
+
+
+def _record_key(record: dict) -> tuple | None:
+    """A results-file record's key, comparable with `_spec_key`; None for a record written
+    before records named their world (it matches no spec)."""
+    if not record.get("world_id"):
+        return None
+    return (record["world_id"], record["method"], record["model"], record["aug_source"],
+            record["seed"], json.dumps(json.loads(record["settings"]), sort_keys=True))
+
+
 def run_study(specs: Sequence[RunSpec], store: Store, progress=None, on_result=None,
               executor: str = "local", address: str | None = None,
-              workers: int | None = None) -> int:
-    """Run the specs not yet complete in the store with the `executor` (core/running/
-    executors.py); returns how many were run."""
-    todo = [spec for spec in specs if _latest_complete(store, spec) is None]
-    run_specs(todo, store, progress, on_result, executor, address, workers)
+              workers: int | None = None, results_path: str | Path | None = None) -> int:
+    """Run the specs not yet complete, in the store or in the results file at `results_path`,
+    with the `executor` (core/running/executors.py); returns how many were run. With a results
+    file, each run is merged into it as soon as it is stored."""
+    published = (results_file.read(results_path)
+                 if results_path and Path(results_path).exists() else [])
+    done = {key for key in map(_record_key, published) if key}
+    todo = [spec for spec in specs
+            if _latest_complete(store, spec) is None and _spec_key(spec) not in done]
+
+    def stored(result, spec: RunSpec, error: str | None) -> None:
+        if results_path and error is None:
+            results_file.write(results_path,
+                               results_file.merge(published, study_records(store, specs)))
+        if on_result:
+            on_result(result, spec, error)
+
+    run_specs(todo, store, progress, stored, executor, address, workers)
     return len(todo)
 
 
