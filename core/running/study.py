@@ -65,8 +65,9 @@ def _spec_key(spec: RunSpec) -> tuple:
     world_id = _world_id(spec.world_kind, spec.world_seed, spec.preset,
                          json.dumps(spec.overrides, sort_keys=True))
     settings = spec.settings()
-    if settings.get("ft", {}).get("seed") == spec.seed:  # a record keeps it once, as `seed`
-        settings["ft"] = {k: v for k, v in settings["ft"].items() if k != "seed"}
+    training = settings.get("ft")
+    if training and training.get("seed") == spec.seed:  # a record keeps it once, as `seed`
+        settings["ft"] = {k: v for k, v in training.items() if k != "seed"}
     return (world_id, spec.method, spec.model, spec.aug_source_used, spec.seed,
             json.dumps(settings, sort_keys=True))
 
