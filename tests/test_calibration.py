@@ -1,8 +1,10 @@
 """The machine's throughput per model: measured once by the first run of a model on a machine,
 stored, and used by the what-if to turn every run's FLOPs into seconds at one rate."""
 
+import subprocess
+
 from core.results import whatif
-from core.running import calibration
+from core.running import calibration, hardware
 from core.running.runner import RunSpec, run_all
 from core.storage.store import Store
 
@@ -31,3 +33,23 @@ def test_the_demo_promise_scales_with_the_machine_calibration():
     reference = progress.expected_demo_seconds(None)
     assert reference == progress.DEMO_SECONDS
     assert progress.expected_demo_seconds(progress.DEMO_FLOPS_PER_SECOND / 2) == 2 * reference
+
+
+def test_a_run_is_marked_changed_only_by_edits_to_the_code_that_makes_it(tmp_path):
+    """Runs record the commit they came from; "+changes" means their code was edited, so an
+    edited doc or results file (a study writes one while it runs) must not set it."""
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(tmp_path)]
+    (tmp_path / "core").mkdir()
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "core" / "method.py").write_text("steps = 1\n")
+    (tmp_path / "docs" / "results.jsonl").write_text("")
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "first"], check=True)
+    commit = hardware.code_version(tmp_path)
+    assert len(commit) == 10 and "+" not in commit
+    (tmp_path / "docs" / "results.jsonl").write_text("{}\n")
+    assert hardware.code_version(tmp_path) == commit
+    (tmp_path / "core" / "method.py").write_text("steps = 2\n")
+    assert hardware.code_version(tmp_path) == commit + "+changes"
+    assert hardware.code_version(tmp_path / "core" / "nowhere") == "unknown"

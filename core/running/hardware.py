@@ -46,15 +46,21 @@ def describe() -> dict[str, str | int]:
             "isa": cpu_instruction_set(), "threads": torch.get_num_threads()}
 
 
-def code_version() -> str:
-    """The commit this code came from ("+changes" when the checkout has uncommitted edits), or
+# What a run's numbers depend on in the checkout: an uncommitted edit here marks the run.
+RUN_CODE = ("core", "requirements.lock")
+
+
+def code_version(root: Path = REPO_ROOT) -> str:
+    """The commit this code came from ("+changes" when the code that makes runs, `core/` and
+    the lock file, has uncommitted edits; an edited doc or results file does not count), or
     "unknown" outside a git checkout; recorded with every run so a table says what made it."""
     import subprocess
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=REPO_ROOT,
+        commit = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=root,
                                 capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=REPO_ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                *RUN_CODE], cwd=root, capture_output=True, text=True,
+                               timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return (commit + ("+changes" if dirty else "")) if commit else "unknown"
