@@ -143,6 +143,8 @@ def cmd_study(args: argparse.Namespace) -> None:
         _writable(Path(args.results), "--results")  # before hours of runs, not after
     if args.from_files:  # the table from results files alone: nothing runs, no database
         records = results_file.merge(*(results_file.read(f) for f in args.from_files))
+        if args.results:
+            results_file.write(args.results, records)
     else:
         from core.storage.store import Store
         from core.worlds import get_kind
@@ -168,11 +170,11 @@ def cmd_study(args: argparse.Namespace) -> None:
                   "(in the database or the results file)",
                   file=sys.stderr)
         records = study_records(store, specs)
-        if args.results and Path(args.results).exists():
-            records = results_file.merge(results_file.read(args.results), records)
+        if args.results:
+            results_file.update(args.results, records)
+            records = results_file.read(args.results)
     if args.results:
-        count = results_file.write(args.results, records)
-        print(f"{count} runs in {args.results}", file=sys.stderr)
+        print(f"{len(records)} runs in {args.results}", file=sys.stderr)
     print(markdown(study_table(records)))
 
 

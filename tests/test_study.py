@@ -1,5 +1,6 @@
 """The study command on the tiny model: every method and source, summarized, and resumable."""
 
+import dataclasses
 import json
 
 from core.methods import METHODS
@@ -48,9 +49,11 @@ def test_study_runs_every_method_and_source_once_and_resumes(tiny_lm, tmp_path):
 
 
 def test_a_study_resumes_from_its_results_file_without_the_database(tiny_lm, tmp_path):
-    specs = study_specs(["reversals"], [0], model="tiny", sources=("oracle",))[:3]
+    # Seed 1 with the spec's own training config (whose seed field stays 0: training takes
+    # the run's seed), as `study_specs` makes them: the key must still match the record.
+    specs = study_specs(["reversals"], [1], model="tiny", sources=("oracle",))[:3]
     for spec in specs:
-        spec.ft = FTConfig(epochs=1, seed=spec.seed)
+        spec.ft = dataclasses.replace(spec.ft, epochs=1)
     published = tmp_path / "published.jsonl"
     assert run_study(specs, Store(tmp_path / "a.duckdb"), results_path=published) == 3
     first = published.read_text()
@@ -62,11 +65,31 @@ def test_a_study_resumes_from_its_results_file_without_the_database(tiny_lm, tmp
     published.write_text("".join(first.splitlines(keepends=True)[1:]))
     assert run_study(specs, Store(tmp_path / "c.duckdb"), results_path=published) == 1
     assert len(results_file.read(published)) == 3
-    # A file written before records named their world (no `world_id`) still reads, and its
-    # runs match no spec: they are kept in the file, not taken as done.
+    # A file written before records named their world (no `world_id`) still reads; its runs
+    # match no spec, so they run again, and each rerun replaces its stale line.
     published.write_text("".join(
         json.dumps({k: v for k, v in r.items() if k != "world_id"}) + "\n"
         for r in results_file.read(published)))
     assert [r["world_id"] for r in results_file.read(published)] == [None] * 3
     assert run_study(specs, Store(tmp_path / "d.duckdb"), results_path=published) == 3
-    assert len(results_file.read(published)) == 6
+    assert [bool(r["world_id"]) for r in results_file.read(published)] == [True] * 3
+
+
+def test_merging_keeps_each_run_once_and_the_newest_run_of_each_spec(tmp_path):
+    record = {key: None for key in results_file.RUN_KEYS} | {
+        "run_id": "a", "kind": "reversals", "preset": "quick", "world_seed": 0, "seed": 0,
+        "method": "ft", "aug_source": None, "model": "default", "world_params": "{}",
+        "settings": '{"ft": {"lr": 0.0002, "seed": 0}}', "created_at": "2026-11-30 10:00:00",
+        "metrics": []}
+    rerun = record | {"run_id": "b", "created_at": "2026-12-01 10:00:00",
+                      "settings": '{"ft": {"lr": 0.0002}}'}  # the same spec, recorded later
+    other_seed = record | {"run_id": "c", "seed": 1, "world_seed": 1}
+    assert results_file.merge([record, other_seed], [rerun]) == [rerun, other_seed]
+    assert results_file.merge([rerun], [record]) == [rerun]  # older never replaces newer
+    # Two pieces of a study merging into one file keep each other's runs.
+    path = tmp_path / "results.jsonl"
+    assert results_file.update(path, [record]) == 1
+    assert results_file.update(path, [other_seed]) == 2
+    assert {r["run_id"] for r in results_file.read(path)} == {"a", "c"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".results.jsonl.lock",
+                                                          "results.jsonl"]

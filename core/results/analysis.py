@@ -62,8 +62,8 @@ def load_tables(store: Store) -> Tables:
     totals = store.run_totals()[["run_id", "heldout_accuracy", "heldout_items", "flops",
                                  "seconds", "tokens", "peak_mb"]]
     runs = runs.merge(totals, on="run_id", how="left")
-    runs["world_params"] = [_canonical(p) for p in runs["world_params"]]
-    runs["settings"] = [_canonical(s, drop_seed=True) for s in runs["settings"]]
+    runs["world_params"] = [canonical_json(p) for p in runs["world_params"]]
+    runs["settings"] = [canonical_json(s, drop_seed=True) for s in runs["settings"]]
     runs["label"] = [method_label(m, a) for m, a in zip(runs["method"], runs["aug_source"])]
     runs["run_label"] = [run_label(r) for r in runs.to_dict("records")]
     curved = store.runs_with_loss_curves()
@@ -303,7 +303,7 @@ def _loads(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def _canonical(value: Any, drop_seed: bool = False) -> str:
+def canonical_json(value: Any, drop_seed: bool = False) -> str:
     """JSON text with sorted keys, so equal settings compare equal as text. The fine-tuning
     config's own seed is the run's seed again: dropped, so seeds group together."""
     data = _loads(value) or {}

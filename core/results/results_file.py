@@ -9,9 +9,11 @@ by `run_id`) to extend it without running anything again.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
+import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -60,16 +62,28 @@ def _plain(value):
 
 def write(path: str | Path, records: Iterable[dict]) -> int:
     """Write records, one per line, sorted so that the file diffs well; returns how many.
-    The file is replaced whole (written beside it, then renamed), so a study killed while
-    writing leaves the previous file, never half of one."""
+    The file is replaced whole (written beside it under a name of its own, then renamed), so
+    a study killed while writing leaves the previous file, never half of one."""
     rows = sorted(records, key=lambda r: (r["kind"], r["method"], str(r["aug_source"]),
                                           r["seed"], r["run_id"]))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
-    os.replace(partial, path)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.",
+                                     delete=False) as partial:
+        partial.write("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
+    os.replace(partial.name, path)
     return len(rows)
+
+
+def update(path: str | Path, records: Iterable[dict]) -> int:
+    """Merge records into the file at `path` (made if missing) and return how many it holds.
+    The file is read again under a lock just before it is written, so pieces of a study
+    running at once, each merging into the same file, keep each other's runs."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(f".{path.name}.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return write(path, merge(read(path) if path.exists() else [], records))
 
 
 def read(path: str | Path) -> list[dict]:
@@ -91,12 +105,29 @@ def read(path: str | Path) -> list[dict]:
     return records
 
 
+def spec_key(record: dict) -> tuple:
+    """What makes two records the same experiment at the same seeds: kind, preset, world seed
+    and parameters, method, model, source, seed and settings (not the world's version, the
+    code or the date, which a rerun changes)."""
+    return (record["kind"], record["preset"], record["world_seed"],
+            analysis.canonical_json(record["world_params"]), record["method"], record["model"],
+            record["aug_source"], record["seed"],
+            analysis.canonical_json(record["settings"], drop_seed=True))
+
+
 def merge(*collections: Iterable[dict]) -> list[dict]:
-    """All records, each run once (by run_id; a later collection's copy wins)."""
-    out: dict[str, dict] = {}
+    """All records, each run once (by run_id; a later collection's copy wins) and each spec
+    once: of several runs of the same `spec_key`, the newest stands, so a rerun replaces a
+    stale run (as the study's table does in the database)."""
+    runs: dict[str, dict] = {}
     for records in collections:
-        out.update((r["run_id"], r) for r in records)
-    return list(out.values())
+        runs.update((r["run_id"], r) for r in records)
+    newest: dict[tuple, dict] = {}
+    for record in runs.values():
+        key = spec_key(record)
+        if key not in newest or str(record["created_at"]) >= str(newest[key]["created_at"]):
+            newest[key] = record
+    return list(newest.values())
 
 
 def frames(records: Sequence[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -64,12 +65,9 @@ def _latest_complete(store: Store, spec: RunSpec) -> str | None:
 def _spec_key(spec: RunSpec) -> tuple:
     world_id = _world_id(spec.world_kind, spec.world_seed, spec.preset,
                          json.dumps(spec.overrides, sort_keys=True))
-    settings = spec.settings()
-    training = settings.get("ft")
-    if training and training.get("seed") == spec.seed:  # a record keeps it once, as `seed`
-        settings["ft"] = {k: v for k, v in training.items() if k != "seed"}
+    # Settings as a record keeps them (training's own seed is the run's seed: dropped).
     return (world_id, spec.method, spec.model, spec.aug_source_used, spec.seed,
-            json.dumps(settings, sort_keys=True))
+            analysis.canonical_json(spec.settings(), drop_seed=True))
 
 
 def _record_key(record: dict) -> tuple | None:
@@ -78,7 +76,7 @@ def _record_key(record: dict) -> tuple | None:
     if not record.get("world_id"):
         return None
     return (record["world_id"], record["method"], record["model"], record["aug_source"],
-            record["seed"], json.dumps(json.loads(record["settings"]), sort_keys=True))
+            record["seed"], analysis.canonical_json(record["settings"], drop_seed=True))
 
 
 def run_study(specs: Sequence[RunSpec], store: Store, progress=None, on_result=None,
@@ -95,8 +93,10 @@ def run_study(specs: Sequence[RunSpec], store: Store, progress=None, on_result=N
 
     def stored(result, spec: RunSpec, error: str | None) -> None:
         if results_path and error is None:
-            results_file.write(results_path,
-                               results_file.merge(published, study_records(store, specs)))
+            try:
+                results_file.update(results_path, study_records(store, specs))
+            except OSError as failure:  # the run is in the database; the final write retries
+                print(f"warning: {results_path} not updated: {failure}", file=sys.stderr)
         if on_result:
             on_result(result, spec, error)
 
