@@ -75,8 +75,8 @@ def _record_key(record: dict) -> tuple | None:
     before records named their world (it matches no spec)."""
     if not record.get("world_id"):
         return None
-    return (record["world_id"], record["method"], record["model"], record["aug_source"],
-            record["seed"], analysis.canonical_json(record["settings"], drop_seed=True))
+    method_model_source_seed_settings = results_file.spec_key(record)[4:]
+    return (record["world_id"], *method_model_source_seed_settings)
 
 
 def run_study(specs: Sequence[RunSpec], store: Store, progress=None, on_result=None,
