@@ -1,7 +1,13 @@
 """Shared fixtures: every test runs with its own data folder (LAB_DATA_DIR), so no test
-touches data/ and no job it launched outlives it; models load once per session."""
+touches data/ and no job it launched outlives it; models load once per session.
+
+The suite runs on one pytest-xdist worker per core (pyproject.toml: `-n auto --dist loadfile`),
+each file on one worker, the slowest files first so none is left running alone at the end;
+each worker's torch gets its share of the cores, so two workers never fight over one.
+`-n 0` runs it in this process, as a debugger wants."""
 
 import fcntl
+import os
 from contextlib import contextmanager
 
 import pytest
@@ -12,6 +18,21 @@ from core.queue import jobs
 # The GPU's own tests run where there is one (scripts/gpu_check.sh); elsewhere they are not
 # collected at all, so a suite on a CPU skips nothing.
 collect_ignore = [] if models.torch.cuda.is_available() else ["test_cuda_graphs.py"]
+
+# The longest files (`pytest --durations`), started first; the rest follow in file order. A
+# worker is handed two files at the start: the longest one and the third (shorter) go together.
+SLOWEST_FIRST = ["test_science_local.py", "test_science.py", "test_ray.py",
+                 "test_science_family.py", "test_science_kinds.py", "test_processes.py",
+                 "test_e2e_browser.py", "test_jobs.py", "test_app.py", "test_bench.py",
+                 "test_study.py", "test_pipeline.py"]
+
+if workers := int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0")):
+    models.torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) // workers))
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: position for position, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: file order kept
 
 
 @pytest.fixture(autouse=True)

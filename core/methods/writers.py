@@ -30,7 +30,7 @@ from core.errors import LabError
 from core.limits import positive_setting
 from core.lm import generation
 from core.lm.models import LM
-from core.running.costs import forward_flops
+from core.running.costs import forward_flops, matmul_shape
 
 TIMEOUT_S = 120.0  # LAB_TEACHER_TIMEOUT: seconds one answer may take
 CONCURRENCY = 4  # LAB_TEACHER_CONCURRENCY: requests in flight at once (servers batch them)
@@ -47,13 +47,14 @@ def generation_cost(lm: LM, prompts: Sequence[str], outputs: Sequence[str],
                     prefix_tokens: int) -> tuple[int, float]:
     """Tokens and FLOPs: the shared prefix once; prompt tokens are one forward each (attending
     to the prefix); each generated token is one more forward at the current context length."""
-    flops = forward_flops(lm, prefix_tokens, prefix_tokens / 2, head_tokens=1)
+    shape = matmul_shape(lm)
+    flops = forward_flops(shape, prefix_tokens, prefix_tokens / 2, head_tokens=1)
     tokens = prefix_tokens
     for prompt, output in zip(prompts, outputs):
         p, g = len(lm.encode(prompt)), len(lm.encode(output)) + 1
         tokens += p + g
-        flops += forward_flops(lm, p, prefix_tokens + p / 2, head_tokens=1)
-        flops += forward_flops(lm, g, prefix_tokens + p + g / 2)
+        flops += forward_flops(shape, p, prefix_tokens + p / 2, head_tokens=1)
+        flops += forward_flops(shape, g, prefix_tokens + p + g / 2)
     return tokens, flops
 
 
@@ -98,16 +99,17 @@ class ServedWriter:
     def write(self, prompts: Sequence[str], shared_prefix: str, max_new_tokens: int, stop: str,
               progress: Callable[[int, int], None] | None = None) -> Written:
         outputs, tokens, flops = [], 0, 0.0
+        shape = matmul_shape(self.shape) if self.shape is not None else None
         with ThreadPoolExecutor(self.concurrency) as pool:
             answers = pool.map(lambda p: self._complete(shared_prefix + p, max_new_tokens, stop),
                                prompts)
             for text, prompt_tokens, new_tokens in answers:
                 outputs.append(text.split(stop)[0] if stop else text)
                 tokens += prompt_tokens + new_tokens
-                if self.shape is not None:
-                    flops += forward_flops(self.shape, prompt_tokens, prompt_tokens / 2,
+                if shape is not None:
+                    flops += forward_flops(shape, prompt_tokens, prompt_tokens / 2,
                                            head_tokens=1)
-                    flops += forward_flops(self.shape, new_tokens, prompt_tokens + new_tokens / 2)
+                    flops += forward_flops(shape, new_tokens, prompt_tokens + new_tokens / 2)
                 if progress:
                     progress(len(outputs), len(prompts))
         return Written(outputs, tokens, flops)

@@ -28,22 +28,34 @@ class PhaseCost:
     device: str = "cpu"
 
 
-def matmul_params(lm: LM) -> tuple[int, int]:
-    """(weights in the transformer's matrix multiplies, weights of the vocabulary projection)."""
+@dataclass(frozen=True)
+class MatmulShape:
+    """What a forward pass's FLOPs depend on, read from a model once: counting its weights
+    walks every parameter tensor, too slow to repeat for each of an evaluation's items."""
+
+    body: int  # weights in the transformer's matrix multiplies
+    head: int  # weights of the vocabulary projection
+    layers: int
+    width: int
+
+
+def matmul_shape(lm: LM) -> MatmulShape:
     embed = lm.model.get_input_embeddings().weight
     head = lm.model.get_output_embeddings().weight
     tied = embed.data_ptr() == head.data_ptr()
     body = lm.n_params - embed.numel() - (0 if tied else head.numel())
-    return body, head.numel()
+    return MatmulShape(body, head.numel(), lm.config.num_hidden_layers, lm.config.hidden_size)
 
 
-def forward_flops(lm: LM, tokens: int, context: float = 0.0, head_tokens: int | None = None) -> float:
+def forward_flops(model: LM | MatmulShape, tokens: int, context: float = 0.0,
+                  head_tokens: int | None = None) -> float:
     """FLOPs of a forward pass over `tokens` tokens, each attending to `context` tokens on
-    average; the vocabulary projection runs on `head_tokens` of them (all by default)."""
-    body, head = matmul_params(lm)
-    layers, width = lm.config.num_hidden_layers, lm.config.hidden_size
+    average; the vocabulary projection runs on `head_tokens` of them (all by default). In a
+    loop, pass `matmul_shape(lm)` read once."""
+    shape = model if isinstance(model, MatmulShape) else matmul_shape(model)
     head_tokens = tokens if head_tokens is None else head_tokens
-    return 2.0 * body * tokens + 2.0 * head * head_tokens + 2.0 * layers * context * width * tokens
+    return (2.0 * shape.body * tokens + 2.0 * shape.head * head_tokens
+            + 2.0 * shape.layers * context * shape.width * tokens)
 
 
 def train_flops(lm: LM, tokens: int, context: float, lora: bool, adapter_params: int = 0) -> float:

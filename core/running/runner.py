@@ -26,7 +26,7 @@ from core.methods import get_method, icl, writers
 from core.methods.finetune import make_examples, train
 from core.results.audit import given_coverage
 from core.running import calibration, hardware
-from core.running.costs import Meter, PhaseCost, forward_flops
+from core.running.costs import Meter, PhaseCost, forward_flops, matmul_shape
 from core.running.evaluate import Prediction, accuracy_by_split, evaluate
 from core.running.result import RunResult
 from core.running.spec import RunSpec
@@ -48,16 +48,17 @@ def _eval_cost(lm: LM, items: Sequence[Item], prefix_tokens: int) -> tuple[int, 
     """Tokens, FLOPs, and FLOPs of the shared prefix alone, of the scoring fast path: the
     prefix once, each item's prompt once, then each choice's continuation, with the
     vocabulary projection only on scored tokens."""
-    prefix_flops = forward_flops(lm, prefix_tokens, prefix_tokens / 2, head_tokens=0)
+    shape = matmul_shape(lm)
+    prefix_flops = forward_flops(shape, prefix_tokens, prefix_tokens / 2, head_tokens=0)
     tokens, flops = prefix_tokens, prefix_flops
     for item in items:
         prompt = len(lm.encode(item.prompt)) + 1  # the prefix's last token is fed with it
         tokens += prompt
-        flops += forward_flops(lm, prompt, prefix_tokens + prompt / 2, head_tokens=0)
+        flops += forward_flops(shape, prompt, prefix_tokens + prompt / 2, head_tokens=0)
         for choice in item.choices:
             cont = len(lm.encode(choice))
             tokens += cont
-            flops += forward_flops(lm, cont, prefix_tokens + prompt + cont / 2, cont)
+            flops += forward_flops(shape, cont, prefix_tokens + prompt + cont / 2, cont)
     return tokens, flops, prefix_flops
 
 
