@@ -70,3 +70,9 @@ def test_what_the_scripts_import_from_core_exists():
             assert hasattr(importlib.import_module(module), name), (script.name, module, name)
             found += 1
     assert found  # install.sh converts the default model through core
+
+
+def test_the_slowest_first_order_names_files_that_exist():
+    """A renamed test file would quietly lose its early start (and the suite its balance)."""
+    from conftest import SLOWEST_FIRST
+    assert [name for name in SLOWEST_FIRST if not (REPO_ROOT / "tests" / name).exists()] == []
