@@ -171,8 +171,7 @@ def cmd_study(args: argparse.Namespace) -> None:
                   file=sys.stderr)
         records = study_records(store, specs)
         if args.results:
-            results_file.update(args.results, records)
-            records = results_file.read(args.results)
+            records = results_file.update(args.results, records)
     if args.results:
         print(f"{len(records)} runs in {args.results}", file=sys.stderr)
     print(markdown(study_table(records)))

@@ -88,8 +88,8 @@ def test_merging_keeps_each_run_once_and_the_newest_run_of_each_spec(tmp_path):
     assert results_file.merge([rerun], [record]) == [rerun]  # older never replaces newer
     # Two pieces of a study merging into one file keep each other's runs.
     path = tmp_path / "results.jsonl"
-    assert results_file.update(path, [record]) == 1
-    assert results_file.update(path, [other_seed]) == 2
+    assert results_file.update(path, [record]) == [record]
+    assert len(results_file.update(path, [other_seed])) == 2
     assert {r["run_id"] for r in results_file.read(path)} == {"a", "c"}
     assert sorted(p.name for p in tmp_path.iterdir()) == [".results.jsonl.lock",
                                                           "results.jsonl"]

@@ -75,15 +75,17 @@ def write(path: str | Path, records: Iterable[dict]) -> int:
     return len(rows)
 
 
-def update(path: str | Path, records: Iterable[dict]) -> int:
-    """Merge records into the file at `path` (made if missing) and return how many it holds.
+def update(path: str | Path, records: Iterable[dict]) -> list[dict]:
+    """Merge records into the file at `path` (made if missing) and return all it now holds.
     The file is read again under a lock just before it is written, so pieces of a study
     running at once, each merging into the same file, keep each other's runs."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_name(f".{path.name}.lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return write(path, merge(read(path) if path.exists() else [], records))
+        merged = merge(read(path) if path.exists() else [], records)
+        write(path, merged)
+        return merged
 
 
 def read(path: str | Path) -> list[dict]:
