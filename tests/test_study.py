@@ -3,6 +3,7 @@
 import dataclasses
 import json
 
+from core.lm import models
 from core.methods import METHODS
 from core.methods.finetune import FTConfig
 from core.results import results_file
@@ -46,6 +47,11 @@ def test_study_runs_every_method_and_source_once_and_resumes(tiny_lm, tmp_path):
     assert len(merged) == 2 * len(specs)
     assert set(study_table(merged)["seeds"]) == {2}
     assert set(table["model"]) == {"tiny"} and table["code"].str.len().min() > 0
+    # Each trained run says how it trained (the CPU decides), the others that they did not.
+    precision = "bf16" if models.bf16_supported(tiny_lm.device) else "float32"
+    by_training = {(r["method"] in ("pretrained", "icl"), r["train_precision"]) for r in records}
+    assert by_training == {(True, None), (False, precision)}
+    assert set(table["training"]) == {"", precision}
 
 
 def test_a_study_resumes_from_its_results_file_without_the_database(tiny_lm, tmp_path):

@@ -57,6 +57,7 @@ class TrainResult:
     flops: float = 0.0
     steps: int = 0
     step_kind: str = "eager"  # or how CUDA graphs ran the steps (GraphedSteps.describe)
+    precision: str = "float32"  # or "bf16" (autocast), where the device has bf16 matrix units
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?:])\s+|\n+")
@@ -203,7 +204,7 @@ def _train_loop(lm: LM, examples: Sequence[tuple[str, str]], config: FTConfig,
         return loss.detach()
 
     graphed = cuda_graphs.GraphedSteps(train_step, lm.device) if graphs else None
-    result = TrainResult(model)
+    result = TrainResult(model, precision="bf16" if bf16 else "float32")
     for step in range(total):
         batch = [rows[i] for i in next(batches)]
         packed = _pack(batch, lm.device, multiple)

@@ -27,9 +27,10 @@ RUN_KEYS = ("run_id", "kind", "preset", "world_seed", "seed", "method", "aug_sou
             "settings", "world_params", "world_version", "world_id", "created_at", "code_version",
             "heldout_accuracy", "heldout_items", "heldout_coverage", "augmentation_empty",
             "flops", "seconds")
-# Files written before 2026-12-01 lack these; they read as None (such a run cannot be matched
-# to a spec, so a study does not resume from it).
-OPTIONAL_KEYS = ("world_id",)
+# Files written before 2026-12-01 lack these; they read as None (a run without `world_id`
+# cannot be matched to a spec, so a study does not resume from it). `train_precision` is how a
+# run fine-tuned: "bf16" or "float32" (None for a run that did not train, or an older record).
+OPTIONAL_KEYS = ("world_id", "train_precision")
 METRIC_KEYS = ("split", "correct", "n", "accuracy", "chance")
 
 
@@ -46,6 +47,7 @@ def records_from_store(store: Store, run_ids: Sequence[str] | None = None) -> li
         extra = json.loads(run["extra"]) if isinstance(run["extra"], str) else {}
         record = {key: _plain(run.get(key)) for key in RUN_KEYS}
         record["code_version"] = extra.get("code_version", "unknown")
+        record["train_precision"] = extra.get("train_precision")
         record["created_at"] = str(run["created_at"])[:19]
         record["metrics"] = [{key: _plain(m[key]) for key in METRIC_KEYS}
                              for m in by_run.get(run["run_id"], pd.DataFrame()).to_dict("records")]
@@ -135,6 +137,7 @@ def merge(*collections: Iterable[dict]) -> list[dict]:
 def frames(records: Sequence[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The runs and metrics frames that `analysis.group_over_seeds` reads."""
     runs = pd.DataFrame([{k: r[k] for k in RUN_KEYS} for r in records], columns=list(RUN_KEYS))
+    runs["train_precision"] = [r.get("train_precision") for r in records]
     runs["status"] = "complete"
     runs["label"] = [analysis.method_label(m, a) for m, a in zip(runs["method"], runs["aug_source"])]
     for column in ("heldout_accuracy", "heldout_coverage", "heldout_items"):

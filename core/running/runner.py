@@ -146,7 +146,10 @@ def execute(spec: RunSpec, world: World, lm: LM, progress: Progress | None = Non
             meter.cost.tokens, meter.cost.flops = trained.tokens, trained.flops
             costs.append(meter.cost)
             losses = trained.losses
-            extra.update(train_examples=len(examples), train_steps=trained.steps)
+            # bf16 on CPUs with bf16 matrix units, else float32: the same data and seed can
+            # score differently on the two kinds of machine, so a record says which it had.
+            extra.update(train_examples=len(examples), train_steps=trained.steps,
+                         train_precision=trained.precision)
             if lm.device.type == "cuda":
                 extra["train_step_kind"] = trained.step_kind  # CUDA graphs, or why not
 
@@ -172,7 +175,8 @@ def _reuse_training(earlier: RunResult, spec: RunSpec, run_id: str, costs: list[
     model, and so its predictions, are `earlier`'s. Its costs are this run's augmentation plus
     what training and scoring cost `earlier` (the same work, measured once)."""
     reused = [dataclasses.replace(c) for c in earlier.costs if c.phase in ("train", "evaluate")]
-    extra.update({k: earlier.extra[k] for k in ("train_examples", "train_steps", "per_query_flops")},
+    extra.update({k: earlier.extra[k] for k in ("train_examples", "train_steps", "train_precision",
+                                                  "per_query_flops") if k in earlier.extra},
                  training_reused_from=earlier.run_id)
     return RunResult(run_id, spec, earlier.metrics, costs + reused, earlier.predictions,
                      augmentations, earlier.losses, extra)

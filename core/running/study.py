@@ -28,7 +28,9 @@ CAPTION = ("Accuracy per split: mean over seeds [95% interval]. " + analysis.INT
            " Coverage: the share of held-out items whose statement the run was given word for "
            "word (in its training data with augmentations, or in its context); accuracy up to "
            "the coverage can be memory rather than inference. '(adds nothing)': the "
-           "augmentation wrote no statement, so the run trained on the same data as ft.")
+           "augmentation wrote no statement, so the run trained on the same data as ft. "
+           "Training: the fine-tuning precision (bf16 on CPUs with bf16 matrix units, else "
+           "float32; blank for a row whose records predate the field).")
 
 
 def study_specs(kinds: Sequence[str], seeds: Sequence[int], model: str = "default",
@@ -113,8 +115,8 @@ def study_records(store: Store, specs: Sequence[RunSpec]) -> list[dict]:
 
 def study_table(records: Sequence[dict]) -> pd.DataFrame:
     """One row per (kind, method, source): seeds, coverage (held-out items given word for word,
-    mean over seeds), 'mean [low, high]' per split (analysis.INTERVAL_NOTE), and the model,
-    code version and dates of its runs."""
+    mean over seeds), 'mean [low, high]' per split (analysis.INTERVAL_NOTE), and the training
+    precision, model, code version and dates of its runs."""
     runs, metrics = results_file.frames(records)
     grouped = analysis.group_over_seeds(runs, metrics)
     if grouped.empty:
@@ -134,14 +136,17 @@ def study_table(records: Sequence[dict]) -> pd.DataFrame:
                               f"[{group[f'{split} low']:.2f}, {group[f'{split} high']:.2f}]")
         mine = by_id.loc[group["run_ids"].split(", ")]
         dates = sorted({str(d)[:10] for d in mine["created_at"]})
-        row.update(model=group["model"], code=", ".join(sorted(set(mine["code_version"]))),
+        precisions = sorted({p for p in mine["train_precision"] if isinstance(p, str)})
+        row.update(training=", ".join(precisions), model=group["model"],
+                   code=", ".join(sorted(set(mine["code_version"]))),
                    date=dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}")
         rows.append(row)
     order = {m: i for i, m in enumerate(METHODS)}
     table = pd.DataFrame(rows)
     table["_order"] = [order.get(label.split(" ")[0], 99) for label in table["method"]]
-    splits_first = [c for c in table.columns if c not in ("model", "code", "date")]
-    table = table[[*splits_first, "model", "code", "date"]]
+    last = ("training", "model", "code", "date")
+    splits_first = [c for c in table.columns if c not in last]
+    table = table[[*splits_first, *last]]
     return table.sort_values(["kind", "_order", "method"]).drop(columns="_order").fillna("")
 
 
