@@ -2,6 +2,8 @@
 
 import dataclasses
 import json
+import re
+from pathlib import Path
 
 from core.lm import models
 from core.methods import METHODS
@@ -99,3 +101,18 @@ def test_merging_keeps_each_run_once_and_the_newest_run_of_each_spec(tmp_path):
     assert {r["run_id"] for r in results_file.read(path)} == {"a", "c"}
     assert sorted(p.name for p in tmp_path.iterdir()) == [".results.jsonl.lock",
                                                           "results.jsonl"]
+
+
+def test_the_published_tables_are_rebuilt_from_the_published_results_file():
+    # Every table under "Today's table" in docs/study.md is what `study --from` prints for its
+    # kind from docs/study/results.jsonl: the docs cannot drift from the runs they cite.
+    root = Path(__file__).resolve().parents[1]
+    today = (root / "docs" / "study.md").read_text().split("## Today's table", 1)[1]
+    today = today.split("\n## ", 1)[0]
+    published = dict(re.findall(r"\*\*(\w+)\*\*\n\n(\|.*?)\n\n", today, re.S))
+    rebuilt = dict(re.findall(r"\*\*(\w+)\*\*\n\n(\|.*?)\n(?:\n|$)",
+                              markdown(study_table(results_file.read(
+                                  root / "docs" / "study" / "results.jsonl"))), re.S))
+    assert {"reversals", "syllogisms", "family"} <= set(published)
+    for kind, table in published.items():
+        assert table == rebuilt[kind], kind
