@@ -17,7 +17,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>
 
 if wants tests; then
   echo "== CUDA tests"
-  timeout 240 "$PY" -m pytest -q -p no:cacheprovider tests/test_cuda_graphs.py tests/test_processes.py 2>&1 | tail -15
+  timeout 240 "$PY" -m pytest -q -n 0 -p no:cacheprovider tests/test_cuda_graphs.py tests/test_processes.py 2>&1 | tail -15
 fi
 
 if wants graphs; then

@@ -1,9 +1,10 @@
 """Shared fixtures: every test runs with its own data folder (LAB_DATA_DIR), so no test
 touches data/ and no job it launched outlives it; models load once per session.
 
-With `-n auto` (pytest-xdist) the suite runs on one worker per core, each file on one worker
-(pyproject.toml), the slowest files first so none is left running alone at the end; each
-worker's torch gets its share of the cores, so two workers never fight over one."""
+The suite runs on one worker per core (pytest-xdist, `-n auto` in pyproject.toml; `-n 0` for
+one process), each file on one worker, the slowest files first so none is left running alone
+at the end; each worker's torch gets its share of the cores, so two workers never fight over
+one."""
 
 import fcntl
 import os

@@ -7,6 +7,7 @@ The naive paths live here and only here: they are what a plain loop would do.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import resource
@@ -37,10 +38,12 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+@functools.cache
 def matmul_flops_per_second(dtype: torch.dtype, device: torch.device,
                             size: int | None = None) -> float:
     """What this machine's matrix units do for `dtype`: the denominator of utilization. A GPU
-    needs big matrices to reach its peak; 1024 already does on this CPU."""
+    needs big matrices to reach its peak; 1024 already does on this CPU. Measured once a
+    process for each dtype and device."""
     size = size or (8192 if device.type == "cuda" else 1024)
     a = torch.randn(size, size, device=device).to(dtype)
     b = torch.randn(size, size, device=device).to(dtype)
@@ -249,20 +252,29 @@ def bench_generation(lm: LM, world, n_prompts: int, max_new_tokens: int = 32) ->
 # ---------------------------------------------------------------- memory, in fresh processes
 
 
-def _child_peak(code: str) -> tuple[float, float]:
-    """Peak resident memory and peak GPU memory (MB; 0 without a GPU) of a fresh Python
-    process running `code`."""
+def _start_child(code: str) -> subprocess.Popen:
+    """A fresh Python process running `code`, which then prints its peak resident memory and
+    peak GPU memory (MB; 0 without a GPU)."""
     script = (f"{code}\nimport torch\nfrom core.kernels.bench import peak_rss_mb\n"
               "gpu = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else 0\n"
               "print(peak_rss_mb(), gpu)")
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    rss, gpu = out.stdout.strip().splitlines()[-1].split()
+    return subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _child_peak(child: subprocess.Popen) -> tuple[float, float]:
+    out, err = child.communicate()
+    if child.returncode:
+        raise subprocess.CalledProcessError(child.returncode, child.args, out, err)
+    rss, gpu = out.strip().splitlines()[-1].split()
     return float(rss), float(gpu)
 
 
 def bench_memory(model: str, gpu: bool = False, tiny: bool = False) -> dict:
     """Peak memory of loading the model, and of the fine-tuning bench's 30 steps on the
-    semantic world (8 documents of up to 135 tokens a step), full and LoRA."""
+    semantic world (8 documents of up to 135 tokens a step), full and LoRA. Each in its own
+    process (a peak is per process), the three at once: importing torch in each is most of
+    the time at the tiny size."""
     load = f"from core.lm import models; lm = models.load({model!r})"
     world = ("build_world('reversals', 0, 'quick', {{'n_facts': 4}})" if tiny
              else "build_world('semantic', 0, 'quick', {{}})")
@@ -271,11 +283,13 @@ def bench_memory(model: str, gpu: bool = False, tiny: bool = False) -> dict:
           f"examples = make_examples([d.text for d in {world}.documents], 'none')\n"
           "train(lm, examples, FTConfig(mode={mode!r}, lr={lr}, max_steps={steps}))")
     steps = 3 if tiny else 30
+    children = {name: _start_child(code) for name, code in [
+        ("model_loaded", load),
+        ("ft_full", load + "\n" + ft.format(mode="full", lr=2e-4, steps=steps)),
+        ("ft_lora", load + "\n" + ft.format(mode="lora", lr=1e-3, steps=steps))]}
     figures = {}
-    for name, code in [("model_loaded", load),
-                       ("ft_full", load + "\n" + ft.format(mode="full", lr=2e-4, steps=steps)),
-                       ("ft_lora", load + "\n" + ft.format(mode="lora", lr=1e-3, steps=steps))]:
-        rss, gpu_mb = _child_peak(code)
+    for name, child in children.items():
+        rss, gpu_mb = _child_peak(child)
         figures[f"{name}_peak_mb"] = rss
         if gpu:
             figures[f"{name}_gpu_peak_mb"] = gpu_mb
