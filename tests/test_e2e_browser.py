@@ -290,9 +290,9 @@ def run_experiment(page, server: Server) -> None:
         if ended_on_disk is None and on_disk and not set(on_disk) & set(jobs.ACTIVE):
             ended_on_disk = time.monotonic()
         elif ended_on_disk and not reloaded and time.monotonic() - ended_on_disk > REDRAW_GRACE_S:
-            # With every core busy (other test workers training), headless Chromium once let
-            # the queue's 2-second timer lapse after the job had ended: reload, as a user would,
-            # and the page must then say how the job ended.
+            # With every core busy (other test workers training), the queue once stopped
+            # redrawing after its job had ended (cause not found: the job had finished in 17 s).
+            # Reload, as a user would; the page must then say how the job ended.
             print(f"the queue had not redrawn {REDRAW_GRACE_S} s after the job ended: reloading")
             page.reload()
             settle(page)
