@@ -144,9 +144,10 @@ def study_table(records: Sequence[dict]) -> pd.DataFrame:
     order = {m: i for i, m in enumerate(METHODS)}
     table = pd.DataFrame(rows)
     table["_order"] = [order.get(label.split(" ")[0], 99) for label in table["method"]]
-    last = ("training", "model", "code", "date")
-    splits_first = [c for c in table.columns if c not in last]
-    table = table[[*splits_first, *last]]
+    # Splits in name order, whatever order the kinds' rows came in: a kind's table must not
+    # change when another kind's runs are added to the file.
+    columns = ["kind", "method", "seeds", "coverage", *splits, "training", "model", "code", "date"]
+    table = table[[c for c in columns if c in table.columns] + ["_order"]]
     return table.sort_values(["kind", "_order", "method"]).drop(columns="_order").fillna("")
 
 
