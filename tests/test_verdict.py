@@ -97,6 +97,20 @@ def test_home_shows_the_lab_s_own_study_before_a_first_run(data_dir):
     assert "What the lab's own study found" in [h.value for h in at.subheader]
     assert any(study.dates in c.value and "model `default`" in c.value for c in at.caption)
     assert any(study.verdict.headline in m.value for m in at.markdown)
+    # Every kind the study ran can be shown, and the choice goes into the link.
+    [world] = at.selectbox
+    assert world.value == "reversals" and set(world.options) >= {"celebrities", "family"}
+    at = world.select("celebrities").run()
+    celebrities = published("celebrities")
+    assert not at.exception and at.query_params["study"] == "celebrities"
+    assert any("Quick `celebrities` world" in c.value and celebrities.dates in c.value
+               for c in at.caption)
+    assert any(celebrities.verdict.headline in m.value for m in at.markdown)
+    # A shared link opens on its world.
+    at = AppTest.from_file(HOME, default_timeout=60)
+    at.query_params["study"] = "family"
+    at.run()
+    assert at.selectbox[0].value == "family"
 
 
 def test_the_report_recommends_nothing_when_every_method_is_at_chance(all_at_chance):

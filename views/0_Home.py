@@ -12,7 +12,7 @@ from core.paths import default_db_path
 from core.queue import jobs, progress
 from core.results import charts
 from core.results.analysis import method_label
-from core.results.published import Published, published
+from core.results.published import Published, published, published_kinds
 from core.storage.store import Store
 from ui.access import may_change
 from ui.common import confined_or_stop
@@ -128,19 +128,31 @@ st.code(RUN_COMMAND, language="bash")
 
 
 @st.cache_data(show_spinner=False)
-def study_result() -> Published | None:
-    return published("reversals")
+def study_kinds() -> list[str]:
+    return published_kinds()
+
+
+@st.cache_data(show_spinner=False)
+def study_result(kind: str) -> Published | None:
+    return published(kind)
 
 
 def show_the_study() -> None:
-    """Before a user's first run: what the lab's own study found, with its model and date."""
-    study = study_result()
-    if study is None:
+    """Before a user's first run: what the lab's own study found on a world of the user's
+    choice (kept in the link), with its model and date."""
+    kinds = study_kinds()
+    if not kinds:
         return
     st.subheader("What the lab's own study found")
+    wanted = st.query_params.get("study")
+    kind = st.selectbox("World", kinds, index=kinds.index(wanted) if wanted in kinds else 0,
+                        help="The study ran every method on three seeds of each of these worlds.")
+    st.query_params["study"] = kind
+    study = study_result(kind)
     st.caption(f"Quick `{study.kind}` world, model `{study.model}` (SmolLM2-135M), measured "
-               f"{study.dates} (code {study.code}); every run is in docs/study/results.jsonl. "
-               "The demo above runs the same methods on one seed in a few minutes.")
+               f"{study.dates} (code {study.code}); every run is in docs/study/results.jsonl, "
+               "every table and finding in docs/study.md. The demo above runs the same methods "
+               "on one seed of the reversals world in a few minutes.")
     st.markdown(study.verdict.markdown())
     st.dataframe(study.table, hide_index=True)
 

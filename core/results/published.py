@@ -25,6 +25,14 @@ class Published:
     table: pd.DataFrame  # per method: seeds, held-out accuracy [95% interval], chance, coverage
 
 
+def published_kinds(model: str = "default", path: Path = STUDY_RESULTS) -> list[str]:
+    """The world kinds the study has runs of on `model`, reversals first (the demo's world)."""
+    if not Path(path).is_file():
+        return []
+    kinds = {r["kind"] for r in results_file.read(path) if r["model"] == model}
+    return sorted(kinds, key=lambda kind: (kind != "reversals", kind))
+
+
 def published(kind: str = "reversals", model: str = "default",
               path: Path = STUDY_RESULTS) -> Published | None:
     """The study's runs of one kind and model, as a verdict and a table; None without any."""
