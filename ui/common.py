@@ -3,6 +3,7 @@ or a message that says how to get some."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -11,7 +12,9 @@ import streamlit as st
 from core.errors import LabError
 from core.paths import confined, default_db_path
 from core.results import analysis
+from core.shortcuts.warnings import WorldRef, refs_of, shortcut_warnings
 from core.storage.store import Store
+from core.worlds.custom import browser_roots
 
 RUN_COMMAND = ("python -m core run --world reversals "
                "--methods pretrained,icl,ft,ft_local,ft_global,ft_local_global")
@@ -97,3 +100,14 @@ def link_number(name: str, default: float, low: float = 0.0, high: float = math.
         return default
     fits = (value > low if above_low else value >= low) and value <= high
     return value if math.isfinite(value) and fits else default
+
+
+@st.cache_data(show_spinner="Checking the worlds for shortcuts…")
+def _shortcut_lines(refs: tuple[tuple, ...]) -> list[str]:
+    return shortcut_warnings([WorldRef(*ref) for ref in refs], browser_roots())
+
+
+def shortcut_lines(runs) -> list[str]:
+    """The verdict's shortcut caveats for the worlds of these runs (core/shortcuts/warnings.py),
+    each world checked once a session."""
+    return _shortcut_lines(tuple(sorted((dataclasses.astuple(r) for r in refs_of(runs)), key=str)))

@@ -7,12 +7,12 @@ import streamlit as st
 
 from core.errors import LabError
 from core.methods import METHODS
-from core.paths import data_dir, default_db_path, model_roots
+from core.paths import default_db_path, model_roots
 from core.queue import jobs
 from core.queue.experiment import is_hub_id
 from core.storage.store import Store
 from core.worlds import build_world, get_kind, kind_names
-from core.worlds.custom import DEFAULT_PATH, EXAMPLES_DIR, resolve, save_upload
+from core.worlds.custom import DEFAULT_PATH, browser_roots, resolve, save_upload
 from ui.access import may_change
 from ui.common import DATABASE_HELP, confined_or_stop
 from ui.graph import graph_figure
@@ -74,7 +74,7 @@ with st.expander("Parameters", expanded=kind == "custom"):
     overrides = parameter_widgets(kind, preset, "world")
 if kind == "custom":  # a browser user reads files of the data folder and the examples only
     confined_or_stop(str(resolve(str(overrides.get("path", DEFAULT_PATH)))), "the custom world file",
-                     [data_dir(), EXAMPLES_DIR])
+                     browser_roots())
 
 try:
     world = make_world(kind, seed, preset, tuple(sorted(overrides.items())))

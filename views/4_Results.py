@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.results import analysis, charts, verdict
 from core.storage.store import Store
-from ui.common import RUN_COMMAND, database_box, tables_or_stop
+from ui.common import RUN_COMMAND, database_box, shortcut_lines, tables_or_stop
 
 st.set_page_config(page_title="Results · ICL vs fine-tuning lab", layout="wide")
 st.title("Results")
@@ -92,7 +92,8 @@ else:
                 "see which method they support.")
     else:
         found = verdict.evidence(shown, tables.metrics[tables.metrics["run_id"].isin(shown["run_id"])])
-        st.markdown(verdict.decide(found, model=setting["model"].iloc[0]).markdown())
+        st.markdown(verdict.decide(found, model=setting["model"].iloc[0],
+                                   shortcut_warnings=shortcut_lines(shown)).markdown())
         st.page_link("views/6_What_if.py", label="Weigh the methods that work by their cost at "
                                                  "your number of queries (What-if)")
 

@@ -11,7 +11,7 @@ import streamlit as st
 from core.errors import LabError
 from core.results import charts, numbers, verdict, whatif
 from core.storage.store import Store
-from ui.common import database_box, link_number, load_or_stop, load_tables
+from ui.common import database_box, link_number, load_or_stop, load_tables, shortcut_lines
 
 RUN_COMMAND = ("python -m core run --world reversals "
                "--methods pretrained,icl,ft,ft_local,ft_global,ft_local_global")
@@ -119,7 +119,8 @@ tables = load_tables(db)
 ours = tables.complete[(tables.complete["world_id"] == world_id) & (tables.complete["model"] == model)]
 found = verdict.evidence(ours, tables.metrics[tables.metrics["run_id"].isin(ours["run_id"])])
 decision = verdict.decide(found, dict(zip(at_q["label"], at_q[unit])), queries, target,
-                          lambda value: numbers.cost(value, unit), model)
+                          lambda value: numbers.cost(value, unit), model,
+                          shortcut_warnings=shortcut_lines(ours))
 table = whatif.break_even_table(adjusted, price, working=decision.working)
 st.subheader("Verdict")
 st.markdown(decision.markdown())

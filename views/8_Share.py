@@ -8,6 +8,7 @@ import streamlit as st
 from core.paths import default_db_path
 from core.results import analysis, charts, report
 from core.storage.store import Store
+from core.worlds.custom import browser_roots
 from ui.common import RUN_COMMAND, database_box, link_number, load_tables, tables_or_stop
 
 st.set_page_config(page_title="Share · ICL vs fine-tuning lab", layout="wide")
@@ -21,7 +22,8 @@ def make_report(db: str, run_ids: tuple[str, ...], x: str, title: str, queries: 
     trained = tables.runs[tables.runs["run_id"].isin(run_ids) & tables.runs["has_loss_curve"]]
     curves = analysis.loss_table(store, trained["run_id"].tolist()) if len(trained) else None
     costs = report.cost_views(store, tables, run_ids, queries, price)
-    return report.html_report(tables, run_ids, curves, x=x, title=title, costs=costs)
+    return report.html_report(tables, run_ids, curves, x=x, title=title, costs=costs,
+                              custom_roots=browser_roots())
 
 
 db = database_box()

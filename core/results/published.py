@@ -10,6 +10,7 @@ import pandas as pd
 
 from core.paths import REPO_ROOT
 from core.results import results_file, verdict
+from core.shortcuts.warnings import refs_of, shortcut_warnings
 from core.worlds import get_kind
 
 STUDY_RESULTS = REPO_ROOT / "docs" / "study" / "results.jsonl"
@@ -51,4 +52,5 @@ def published(kind: str = "reversals", model: str = "default",
     dates = sorted({str(d)[:10] for d in runs["created_at"]})
     return Published(kind, model, dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}",
                      ", ".join(sorted(set(runs["code_version"]))),
-                     verdict.decide(found, model=model), table)
+                     verdict.decide(found, model=model,
+                                    shortcut_warnings=shortcut_warnings(refs_of(runs))), table)

@@ -14,6 +14,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pandas as pd
@@ -21,6 +22,7 @@ import pandas as pd
 from core.methods.config import FTConfig
 from core.results import charts, numbers, svg, verdict, whatif
 from core.results.analysis import Tables, frontier, pool_by_label
+from core.shortcuts.warnings import refs_of, shortcut_warnings
 from core.storage.store import Store
 
 EXPORT_COLUMNS = ["run_id", "label", "method", "aug_source", "model", "seed", "kind", "preset",
@@ -101,11 +103,13 @@ def cost_views(store: Store, tables: Tables, run_ids: Sequence[str], queries: fl
 
 def html_report(tables: Tables, run_ids: Sequence[str], curves: pd.DataFrame | None = None,
                 x: str = "flops", title: str = "ICL vs fine-tuning: results",
-                when: datetime | None = None, costs: Sequence[CostView] = ()) -> str:
+                when: datetime | None = None, costs: Sequence[CostView] = (),
+                custom_roots: list[Path] | None = None) -> str:
     """A one-file HTML report of the selected runs: the verdict, accuracy per split with
     intervals, cost at the reader's volume and the break-even (`costs`, from `cost_views`),
     accuracy against compute, loss curves, and the runs with their settings. Charts are SVG
-    (core/results/svg.py): no script, a few kilobytes each."""
+    (core/results/svg.py): no script, a few kilobytes each. The verdict's shortcut check reads
+    custom world files only inside `custom_roots`, when given (the app's confinement)."""
     when = when or datetime.now(UTC)
     runs = tables.runs[tables.runs["run_id"].isin(run_ids)]
     metrics = tables.metrics[tables.metrics["run_id"].isin(run_ids)]
@@ -116,7 +120,7 @@ def html_report(tables: Tables, run_ids: Sequence[str], curves: pd.DataFrame | N
         f"<p class='note'>Made {when:%Y-%m-%d %H:%M} UTC by the ICL vs fine-tuning lab, "
         f"from {len(runs)} runs. Accuracy intervals are 95% Wilson intervals over test items; "
         "hover a point for its run.</p>",
-        "<h2>Verdict</h2>", _verdicts(runs, metrics),
+        "<h2>Verdict</h2>", _verdicts(runs, metrics, custom_roots),
         "<h2>Accuracy per split</h2>"]
     if len(metrics):
         sections.append(_accuracy_chart(pool_by_label(metrics)))
@@ -258,14 +262,16 @@ def _readable(value, defaults: dict | None = None) -> str:
     return " · ".join(flat(loaded, defaults or {})) or "defaults"
 
 
-def _verdicts(runs: pd.DataFrame, metrics: pd.DataFrame) -> str:
+def _verdicts(runs: pd.DataFrame, metrics: pd.DataFrame,
+              custom_roots: list[Path] | None = None) -> str:
     """The verdict in words for each world setting and model among the selected runs."""
     complete = runs[runs["status"] == "complete"]
     parts = []
     for (kind, preset, _, model), group in complete.groupby(
             ["kind", "preset", "world_params", "model"], sort=False, dropna=False):
         found = verdict.evidence(group, metrics[metrics["run_id"].isin(group["run_id"])])
-        decision = verdict.decide(found, model=str(model))
+        decision = verdict.decide(found, model=str(model), shortcut_warnings=shortcut_warnings(
+            refs_of(group), custom_roots))
         items = "".join(f"<li>{html.escape(line)}</li>" for line in decision.details)
         caveats = "".join(f"<li>{html.escape(line)}</li>" for line in decision.caveats)
         parts.append(f"<h3>{html.escape(f'{kind} ({preset}), model {model}')}</h3>"

@@ -99,6 +99,13 @@ class _File:
         return LabError(f"custom world {self.shown}{where}: {message}")
 
 
+def browser_roots() -> list[Path]:
+    """The folders whose custom world files the app lets a browser user read: the data folder
+    (uploads land there) and the examples."""
+    from core.paths import data_dir
+    return [data_dir(), EXAMPLES_DIR]
+
+
 def resolve(path: str) -> Path:
     """A relative path is read from the repository root, wherever the lab is started from."""
     candidate = Path(path).expanduser()
