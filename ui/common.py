@@ -12,7 +12,7 @@ import streamlit as st
 from core.errors import LabError
 from core.paths import confined, default_db_path
 from core.results import analysis
-from core.shortcuts.warnings import WorldRef, refs_of, shortcut_warnings
+from core.shortcuts.warnings import WorldRef, refs_of, shortcut_warnings, world_failures
 from core.storage.store import Store
 from core.worlds.custom import browser_roots
 
@@ -102,12 +102,14 @@ def link_number(name: str, default: float, low: float = 0.0, high: float = math.
     return value if math.isfinite(value) and fits else default
 
 
-@st.cache_data(show_spinner="Checking the worlds for shortcuts…")
-def _shortcut_lines(refs: tuple[tuple, ...]) -> list[str]:
-    return shortcut_warnings([WorldRef(*ref) for ref in refs], browser_roots())
+@st.cache_data(max_entries=512, ttl=3600, show_spinner="Checking the worlds for shortcuts…")
+def _world_failures(ref: tuple) -> list | None:
+    return world_failures(WorldRef(*ref), browser_roots())
 
 
 def shortcut_lines(runs) -> list[str]:
     """The verdict's shortcut caveats for the worlds of these runs (core/shortcuts/warnings.py),
-    each world checked once a session."""
-    return _shortcut_lines(tuple(sorted((dataclasses.astuple(r) for r in refs_of(runs)), key=str)))
+    each world checked once an hour by the whole app, whatever runs it is shown with; custom
+    world files are read only where a browser user may read them."""
+    checked = {ref: _world_failures(dataclasses.astuple(ref)) for ref in refs_of(runs)}
+    return shortcut_warnings(checked, check=checked.get)

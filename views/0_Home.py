@@ -146,13 +146,17 @@ def show_the_study() -> None:
     st.subheader("What the lab's own study found")
     wanted = st.query_params.get("study")
     kind = st.selectbox("World", kinds, index=kinds.index(wanted) if wanted in kinds else 0,
-                        help="The study ran every method on three seeds of each of these worlds.")
-    st.query_params["study"] = kind
+                        help="The study ran every method on several seeds of each of these "
+                             "worlds; the table says how many.")
+    if kind == kinds[0]:  # the default stays out of the link
+        st.query_params.pop("study", None)
+    else:
+        st.query_params["study"] = kind
     study = study_result(kind)
-    st.caption(f"Quick `{study.kind}` world, model `{study.model}` (SmolLM2-135M), measured "
-               f"{study.dates} (code {study.code}); every run is in docs/study/results.jsonl, "
-               "every table and finding in docs/study.md. The demo above runs the same methods "
-               "on one seed of the reversals world in a few minutes.")
+    st.caption(f"{study.preset.capitalize()} `{study.kind}` world, model `{study.model}` "
+               f"(SmolLM2-135M), measured {study.dates} (code {study.code}); every run is in "
+               "docs/study/results.jsonl, every table and finding in docs/study.md. The demo "
+               "above runs the same methods on one seed of the reversals world in a few minutes.")
     st.markdown(study.verdict.markdown())
     st.dataframe(study.table, hide_index=True)
 

@@ -19,6 +19,7 @@ STUDY_RESULTS = REPO_ROOT / "docs" / "study" / "results.jsonl"
 @dataclass
 class Published:
     kind: str
+    preset: str  # "quick", or the presets joined
     model: str
     dates: str  # "2026-11-30" or "2026-11-29 to 2026-11-30"
     code: str  # the commits the runs came from
@@ -30,7 +31,8 @@ def published_kinds(model: str = "default", path: Path = STUDY_RESULTS) -> list[
     """The world kinds the study has runs of on `model`, reversals first (the demo's world)."""
     if not Path(path).is_file():
         return []
-    kinds = {r["kind"] for r in results_file.read(path) if r["model"] == model}
+    kinds = {r["kind"] for r in results_file.read(path)
+             if r["model"] == model and isinstance(r["kind"], str)}
     return sorted(kinds, key=lambda kind: (kind != "reversals", kind))
 
 
@@ -50,7 +52,9 @@ def published(kind: str = "reversals", model: str = "default",
                            "chance": f"{m.chance:.2f}",
                            "given word for word": f"{m.coverage:.2f}"} for m in found])
     dates = sorted({str(d)[:10] for d in runs["created_at"]})
-    return Published(kind, model, dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}",
+    presets = ", ".join(sorted({str(p) for p in runs["preset"]}))
+    when = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
+    return Published(kind, presets, model, when,
                      ", ".join(sorted(set(runs["code_version"]))),
                      verdict.decide(found, model=model,
                                     shortcut_warnings=shortcut_warnings(refs_of(runs))), table)
