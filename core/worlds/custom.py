@@ -30,7 +30,7 @@ from typing import Any
 
 from core.errors import LabError
 from core.limits import check_world_size
-from core.paths import REPO_ROOT
+from core.paths import REPO_ROOT, data_dir
 from core.worlds.base import Document, Fact, Item, Verdict, World, WorldKind, param
 
 DEFAULT_PATH = "data/examples/custom_example.jsonl"
@@ -102,7 +102,6 @@ class _File:
 def browser_roots() -> list[Path]:
     """The folders whose custom world files the app lets a browser user read: the data folder
     (uploads land there) and the examples."""
-    from core.paths import data_dir
     return [data_dir(), EXAMPLES_DIR]
 
 
