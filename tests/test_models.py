@@ -19,6 +19,8 @@ import json
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core.__main__ import main
 from core.lm import generation, models, scoring
@@ -158,3 +160,14 @@ def test_tiny_model_is_the_same_every_load(tiny_lm):
     again = models.load("tiny")
     assert scoring.loglikelihoods(again, PAIRS[:2]) == scoring.loglikelihoods(tiny_lm, PAIRS[:2])
     assert again.config.num_hidden_layers == 2
+
+
+@given(st.lists(st.integers(1, 300), min_size=1, max_size=60))
+def test_score_batches_take_every_row_once_within_budget_and_with_little_padding(lengths):
+    batches = scoring._batches(lengths)
+    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
+    for batch in batches:
+        width = max(lengths[i] for i in batch)
+        assert len(batch) == 1 or len(batch) * width <= scoring.TOKEN_BUDGET
+        # Padding is at most a tenth of a batch's rows: pads cost what tokens cost.
+        assert all(lengths[i] >= scoring.MIN_FILL * width for i in batch)
