@@ -169,5 +169,5 @@ def test_score_batches_take_every_row_once_within_budget_and_with_little_padding
     for batch in batches:
         width = max(lengths[i] for i in batch)
         assert len(batch) == 1 or len(batch) * width <= scoring.TOKEN_BUDGET
-        # Padding is at most a tenth of a batch's rows: pads cost what tokens cost.
+        # Padding is at most a tenth of each row: pads cost what tokens cost.
         assert all(lengths[i] >= scoring.MIN_FILL * width for i in batch)

@@ -52,7 +52,7 @@ def test_a_three_seed_sweep_on_ray_stores_what_the_local_executor_stores(local_r
                                    on_start=lambda spec, run_id, pid: workers.append(pid))
     assert len(done) == len(specs) == 12
     # Workers are reused: when Ray killed each idle one, every run paid a fresh process
-    # (9 processes for 12 runs, 2.6 times the sweep's time on 2 cores).
+    # (9 processes for 12 runs, 2.1 times the sweep's time on 2 cores).
     assert len(set(workers)) <= len(specs) // 2, workers
     assert _rows(there) == _rows(here) and len(_rows(here)) == 24  # two splits a run
     assert {"train", "evaluate"} <= phases  # the tasks' progress reached the driver

@@ -42,7 +42,7 @@ def reversals_accuracy(methods: tuple[str, ...], lm, overrides: dict | None = No
 # Fine-tuning on half the quick world's facts (10, each in 2 articles and 8 epochs as in the
 # full world): half the training, which is float32 and most of this file's time on a CPU
 # without bf16. On the dev seeds 100-102 it learned 10 of 10 forward items and 0 of 10
-# reversals each time, as the full world does. (ft_local keeps the full world: on half of it,
+# reversals each time. (ft_local keeps the full world: on half of it,
 # two of the three dev seeds passed 9 of 10 reversals, too near its 0.9 bar.)
 HALF_WORLD = {"n_facts": 10}
 

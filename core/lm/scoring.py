@@ -21,7 +21,7 @@ from core.lm.models import LM
 TOKEN_BUDGET = 4096  # tokens (rows x length) per forward pass after the shared context
 # A batch's rows are padded to its longest, and pads cost what tokens cost: one batch of rows
 # 17 to 137 tokens long computed twice the semantic world's tokens. Rows shorter than this
-# fraction of the batch's longest start a new batch (5% more than the tokens, not 100%).
+# fraction of the batch's longest start a new batch (3% more than the tokens there, not 100%).
 MIN_FILL = 0.9
 
 

@@ -69,7 +69,7 @@ def connect(address: str | None = None, teacher_key: bool = False) -> bool:
             # Ray keeps about one worker process per CPU and kills idle ones beyond that; the
             # progress queue's actor is one more, so without room for it each task started a
             # fresh worker (seconds of importing torch, and the model loaded again): 12 tiny
-            # runs took 76 s instead of 29 s on 2 cores.
+            # runs took 69 s instead of 33 s on 2 cores.
             workers = len(os.sched_getaffinity(0)) + 1
             ray.init(include_dashboard=False, log_to_driver=False, runtime_env=runtime_env,
                      logging_level=logging.WARNING, _node_ip_address="127.0.0.1",
