@@ -7,7 +7,7 @@ import torch
 from core.kernels.fused_loss import _plain_head, causal_lm_loss, linear_cross_entropy
 from core.kernels.packed_attention import packed_rows
 from core.lm import models
-from core.methods.finetune import ROW_MULTIPLE, _pack, _tokenize
+from core.methods.packing import ROW_MULTIPLE, pack_rows, tokenize
 
 EXAMPLES = [("", "glon are more dangerous than femp."), ("Did you know?", "\nyes, they are."),
             ("", "a")]
@@ -35,7 +35,7 @@ def test_fused_loss_has_the_models_loss_and_gradients(trainable_tiny):
     """In float32 the fused head and cross-entropy equal transformers' loss and every
     gradient, the tied embedding's included; context tokens and padding carry no loss."""
     lm = trainable_tiny
-    batch = _pack(_tokenize(lm, EXAMPLES), lm.device)
+    batch = pack_rows(tokenize(lm, EXAMPLES), lm.device)
     with packed_rows(lm.model):
         plain_loss, plain = _loss_and_grads(lm.model, batch, fused=False)
         fused_loss, fused = _loss_and_grads(lm.model, batch, fused=True)
@@ -50,7 +50,7 @@ def test_fused_loss_has_the_models_loss_and_gradients(trainable_tiny):
 
 def test_fused_loss_under_autocast_is_within_bf16_rounding_of_float32(trainable_tiny):
     lm = trainable_tiny
-    batch = _pack(_tokenize(lm, EXAMPLES), lm.device)
+    batch = pack_rows(tokenize(lm, EXAMPLES), lm.device)
     with packed_rows(lm.model):
         exact_loss, exact = _loss_and_grads(lm.model, batch, fused=False)
         low_loss, low = _loss_and_grads(lm.model, batch, fused=True, autocast=True)
@@ -85,8 +85,8 @@ def test_heads_the_fused_loss_does_not_cover_use_the_models_own_loss(tiny_lm):
 
 
 def test_packed_rows_are_padded_to_a_multiple_without_loss_on_the_padding(tiny_lm):
-    rows = _tokenize(tiny_lm, EXAMPLES)
-    batch = _pack(rows, tiny_lm.device)
+    rows = tokenize(tiny_lm, EXAMPLES)
+    batch = pack_rows(rows, tiny_lm.device)
     real = sum(len(ids) for ids, _ in rows)
     width = batch["input_ids"].shape[1]
     assert width % ROW_MULTIPLE == 0 and real <= width < real + ROW_MULTIPLE
@@ -135,3 +135,5 @@ def test_packed_attention_refuses_a_row_without_position_ids():
     out, _ = packed_attention(torch.nn.Identity(), query, key, value, None,
                               position_ids=torch.tensor([[0, 1, 2, 0, 1, 2]]))
     assert out.shape == (1, 6, 2, 4)
+
+

@@ -10,7 +10,8 @@ from core.kernels.fused_loss import causal_lm_loss
 from core.kernels.fused_norm import _RMSNorm, fused_rms_norms, rms_norm
 from core.kernels.packed_attention import packed_rows
 from core.lm import models
-from core.methods.finetune import FTConfig, _pack, _tokenize, _wrap_lora
+from core.methods.finetune import FTConfig, _wrap_lora
+from core.methods.packing import pack_rows, tokenize
 
 EXAMPLES = [("", "glon are more dangerous than femp."), ("Did you know?", "\nyes, they are.")]
 
@@ -69,7 +70,7 @@ def _saved_bytes(model, batch) -> tuple[int, float]:
 def _kept_per_token_and_checksum(lm, model) -> tuple[float, float]:
     """Activation bytes kept per token (the weights' bf16 copies cancel between a batch and
     one with its documents three times), and the first batch's checksum."""
-    batches = [_pack(_tokenize(lm, EXAMPLES * n), lm.device) for n in (1, 3)]
+    batches = [pack_rows(tokenize(lm, EXAMPLES * n), lm.device) for n in (1, 3)]
     (small, loss), (large, _) = (_saved_bytes(model, batch) for batch in batches)
     tokens = [batch["input_ids"].numel() for batch in batches]
     return (large - small) / (tokens[1] - tokens[0]), loss
@@ -93,7 +94,7 @@ def test_fused_norms_keep_less_for_the_same_loss(default_lm):
 def test_lora_adapters_share_their_layers_bf16_input(tiny_lm):
     """With autocast on, peft's cast of each adapter's input to float32 is off: the same loss
     and adapter gradients, less kept for the backward pass."""
-    batch = _pack(_tokenize(tiny_lm, EXAMPLES), tiny_lm.device)
+    batch = pack_rows(tokenize(tiny_lm, EXAMPLES), tiny_lm.device)
     runs = []
     for autocast in (False, True):
         torch.manual_seed(0)  # the adapters' initial weights

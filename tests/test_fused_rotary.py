@@ -10,7 +10,7 @@ from core.kernels import fused_rotary
 from core.kernels.fused_loss import causal_lm_loss
 from core.kernels.fused_rotary import SUPPORTED, _Rotate, apply_rotary_pos_emb
 from core.kernels.packed_attention import packed_rows
-from core.methods.finetune import _pack, _tokenize
+from core.methods.packing import pack_rows, tokenize
 
 
 def _rotary_inputs(dtype: torch.dtype, q_dtype: torch.dtype):
@@ -50,7 +50,7 @@ def test_training_goes_through_it_and_the_original_comes_back(tiny_lm, monkeypat
     calls = []
     counting = lambda *args, **kwargs: calls.append(1) or apply_rotary_pos_emb(*args, **kwargs)  # noqa: E731
     monkeypatch.setattr(fused_rotary, "apply_rotary_pos_emb", counting)
-    batch = _pack(_tokenize(tiny_lm, [("", "glon are more dangerous than femp.")]), tiny_lm.device)
+    batch = pack_rows(tokenize(tiny_lm, [("", "glon are more dangerous than femp.")]), tiny_lm.device)
     with packed_rows(tiny_lm.model), fused_rotary.fused_rotary(tiny_lm.model), torch.no_grad():
         causal_lm_loss(tiny_lm.model, **batch)
     assert len(calls) == tiny_lm.model.config.num_hidden_layers

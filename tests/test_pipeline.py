@@ -261,8 +261,8 @@ def test_packed_batch_has_the_loss_of_a_padded_one(tiny_lm):
     """Packing (examples end to end, positions restarting) changes speed, not the loss."""
     import torch
 
-    from core.methods.finetune import _pack, _tokenize
-    rows = _tokenize(tiny_lm, [("", "glon are more dangerous than femp."), ("Did you know?", "\nyes."),
+    from core.methods.packing import pack_rows, tokenize
+    rows = tokenize(tiny_lm, [("", "glon are more dangerous than femp."), ("Did you know?", "\nyes."),
                                ("", "a")])
     width = max(len(ids) for ids, _ in rows)
     ids = torch.tensor([r + [0] * (width - len(r)) for r, _ in rows])
@@ -270,7 +270,7 @@ def test_packed_batch_has_the_loss_of_a_padded_one(tiny_lm):
     mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r, _ in rows])
     with torch.no_grad():
         padded = tiny_lm.model(input_ids=ids, attention_mask=mask, labels=labels).loss
-        packed = tiny_lm.model(**_pack(rows, tiny_lm.device), use_cache=False).loss
+        packed = tiny_lm.model(**pack_rows(rows, tiny_lm.device), use_cache=False).loss
     # Float32 mean of ~15 token losses near 10.8: rounding is about 1e-6; a token scored
     # against the wrong context would move it by 1e-2 or more.
     assert abs(padded.item() - packed.item()) < 1e-5
@@ -280,10 +280,10 @@ def test_per_document_attention_has_the_loss_and_gradients_of_the_block_mask(def
     """Training's attention (each packed document on its own) computes what transformers'
     block-diagonal mask over the whole row computes, gradients included."""
     from core.kernels.packed_attention import packed_rows
-    from core.methods.finetune import _pack, _tokenize
-    rows = _tokenize(default_lm, [("", "glon are more dangerous than femp."),
+    from core.methods.packing import pack_rows, tokenize
+    rows = tokenize(default_lm, [("", "glon are more dangerous than femp."),
                                   ("Did you know?", "\nyes, they are."), ("", "a")])
-    batch = _pack(rows, default_lm.device)
+    batch = pack_rows(rows, default_lm.device)
     model = default_lm.model
     probe = model.model.layers[0].self_attn.q_proj.weight
 

@@ -13,7 +13,8 @@ from core.kernels.fused_loss import causal_lm_loss
 from core.kernels.packed_attention import packed_rows
 from core.lm import models, scoring
 from core.methods import METHODS
-from core.methods.finetune import FTConfig, _pack, _tokenize
+from core.methods.finetune import FTConfig
+from core.methods.packing import pack_rows, tokenize
 from core.running.runner import RunSpec, execute
 from core.worlds import build_world
 
@@ -68,10 +69,10 @@ def test_shared_context_scoring_is_the_models_own_forward(gpt2_lm):
 def test_packed_training_rows_have_the_loss_of_separate_documents(gpt2_lm):
     texts = ["femp are more dangerous than glon.", "Did you know?\nspoog are tall.",
              "zeft are less curious than yomp."]
-    rows = _tokenize(gpt2_lm, [("", t) for t in texts])
+    rows = tokenize(gpt2_lm, [("", t) for t in texts])
     model = gpt2_lm.model
     with packed_rows(model), torch.no_grad():
-        packed = causal_lm_loss(model, **_pack(rows, gpt2_lm.device))
+        packed = causal_lm_loss(model, **pack_rows(rows, gpt2_lm.device))
     losses, tokens = 0.0, 0
     with torch.no_grad():
         for ids, start in rows:

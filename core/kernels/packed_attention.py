@@ -10,7 +10,10 @@ A GPU is the other way round: it is bound by kernel launches at these sizes, and
 documents multiplies them (and the cuDNN kernel SDPA picks there builds a plan for every new
 length: a fine-tuning step took 1 s on an H100). There one masked call per layer does the row.
 
-Documents are found from the position ids, which restart at 0 at each one.
+Documents are found from the position ids, which restart at 0 at each one. A row packed as a
+tree (core/methods/packing.py: examples that open alike share those tokens) comes with its
+`attention_mask` [1, 1, tokens, tokens], True where a token may attend: each of its documents
+then attends under its block of that mask instead of the causal one.
 """
 
 from __future__ import annotations
@@ -49,14 +52,17 @@ def packed_attention(module: torch.nn.Module, query: torch.Tensor, key: torch.Te
                          f"{type(module).__name__} does not pass them to its attention function")
     if query.shape[0] != 1 or position_ids.shape[-1] != tokens:
         raise ValueError("packed attention expects one row of position ids")
+    allowed = attention_mask[0, 0] if attention_mask is not None else None
     attend = per_document if query.device.type == "cpu" else block_masked
-    return attend(query, key, value, position_ids, scaling, dropout).transpose(1, 2).contiguous(), None
+    out = attend(query, key, value, position_ids, scaling, dropout, allowed)
+    return out.transpose(1, 2).contiguous(), None
 
 
 def per_document(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
                  position_ids: torch.Tensor, scaling: float | None,
-                 dropout: float = 0.0) -> torch.Tensor:
-    """One causal attention per document; [1, heads, tokens, dim].
+                 dropout: float = 0.0, allowed: torch.Tensor | None = None) -> torch.Tensor:
+    """One causal attention per document (or, given `allowed` [tokens, tokens], one under that
+    document's block of it); [1, heads, tokens, dim].
 
     Written out rather than through SDPA: on CPU, SDPA's math kernel spends two dozen small
     operations per call, and its flash kernel's backward is slower still at these lengths (a
@@ -83,10 +89,13 @@ def per_document(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
         outputs = []
         # split, not slicing: its backward writes each gradient once instead of adding
         # zero-padded copies.
-        for q, k, v in zip(queries.split(lengths, 1), key[0].to(exact).split(lengths, 1),
-                           value[0].to(low).split(lengths, 1)):
+        for start, q, k, v in zip(starts, queries.split(lengths, 1),
+                                  key[0].to(exact).split(lengths, 1),
+                                  value[0].to(low).split(lengths, 1)):
             length = k.shape[1]
-            scores = torch.baddbmm(_causal_bias(length, groups, exact, query.device),
+            bias = (_causal_bias(length, groups, exact, query.device) if allowed is None else
+                    _tree_bias(allowed[start:start + length, start:start + length], groups, exact))
+            scores = torch.baddbmm(bias,
                                    q.reshape(kv_heads, length * groups, dim), k.transpose(1, 2),
                                    alpha=scale)
             probs = scores.softmax(-1).to(low)
@@ -116,14 +125,24 @@ def _causal_bias(length: int, groups: int, dtype: torch.dtype, device: torch.dev
     return bias[:length * groups, :length]
 
 
+def _tree_bias(allowed: torch.Tensor, groups: int, dtype: torch.dtype) -> torch.Tensor:
+    """[length * groups, length]: as `_causal_bias`, for a document packed as a tree."""
+    bias = torch.zeros(allowed.shape, dtype=dtype, device=allowed.device)
+    return bias.masked_fill_(~allowed, float("-inf")).repeat_interleave(groups, 0)
+
+
 def block_masked(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
                  position_ids: torch.Tensor, scaling: float | None,
-                 dropout: float = 0.0) -> torch.Tensor:
-    """The whole row at once under a block-diagonal causal mask; [1, heads, tokens, dim]. No
-    host sync (the documents stay on the device) and a fixed number of kernels per layer."""
-    document = (position_ids[0] == 0).cumsum(0)
-    order = torch.arange(document.numel(), device=document.device)
-    mask = (document[:, None] == document[None, :]) & (order[:, None] >= order[None, :])
+                 dropout: float = 0.0, allowed: torch.Tensor | None = None) -> torch.Tensor:
+    """The whole row at once under a block-diagonal causal mask (or `allowed`);
+    [1, heads, tokens, dim]. No host sync (the documents stay on the device) and a fixed
+    number of kernels per layer."""
+    if allowed is not None:
+        mask = allowed
+    else:
+        document = (position_ids[0] == 0).cumsum(0)
+        order = torch.arange(document.numel(), device=document.device)
+        mask = (document[:, None] == document[None, :]) & (order[:, None] >= order[None, :])
     # The memory-efficient kernel takes a mask but not grouped heads: repeat them, as
     # transformers' own SDPA path does.
     groups = query.shape[1] // key.shape[1]

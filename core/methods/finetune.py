@@ -19,28 +19,15 @@ import torch
 
 from core.errors import LabError
 from core.kernels import cuda_graphs, heap
-from core.kernels.fused_loss import IGNORE, causal_lm_loss
+from core.kernels.fused_loss import causal_lm_loss
 from core.kernels.fused_norm import fused_rms_norms
 from core.kernels.fused_rotary import fused_rotary
 from core.kernels.packed_attention import packed_rows
 from core.lm import models
 from core.lm.models import LM
 from core.methods.config import FTConfig
+from core.methods.packing import pack_rows, pack_tree, row_multiple, tokenize
 from core.running.costs import train_flops
-
-# Packed rows are padded to a multiple of this many tokens (a document of its own, no loss).
-# The bf16 matrix-multiply library keeps compiled kernels for every shape it meets; a new row
-# length every step scattered them through the heap that `heap.kept` keeps, and the heap grew
-# 60 MB a step (5.3 GB peak after 30 steps on the semantic world; 4.4 GB padded). With 32 a
-# few lengths recur. It costs 16 tokens a step on average, about 2.5% on semantic but 12% on
-# one-line documents (130 tokens a step), so float32 training, whose matrix multiplies compile
-# nothing, pads only to the 8 floats of an AVX2 register.
-ROW_MULTIPLE = 32
-ROW_MULTIPLE_FLOAT32 = 8
-
-
-def row_multiple(bf16: bool) -> int:
-    return ROW_MULTIPLE if bf16 else ROW_MULTIPLE_FLOAT32
 
 
 def cuda_graphs_wanted(device: torch.device) -> bool:
@@ -54,6 +41,7 @@ class TrainResult:
     model: torch.nn.Module
     losses: list[dict] = field(default_factory=list)  # step, loss, tokens
     tokens: int = 0
+    computed_tokens: int = 0  # what the steps ran: packed trees share openings, rows pad
     flops: float = 0.0
     steps: int = 0
     step_kind: str = "eager"  # or how CUDA graphs ran the steps (GraphedSteps.describe)
@@ -88,35 +76,6 @@ def make_examples(texts: Sequence[str], splitting: str) -> list[tuple[str, str]]
                 context = "".join(pieces[:index])
                 examples.append((context, piece if context else piece.strip()))
     return examples
-
-
-def _tokenize(lm: LM, examples: Sequence[tuple[str, str]]) -> list[tuple[list[int], int]]:
-    """Token ids and where the loss starts, for each example."""
-    out = []
-    for context, target in examples:
-        ctx = lm.start_ids + lm.encode(context)
-        out.append((ctx + lm.encode(target), len(ctx)))
-    return out
-
-
-def _pack(rows: Sequence[tuple[list[int], int]], device,
-          multiple: int = ROW_MULTIPLE) -> dict[str, torch.Tensor]:
-    """The batch's examples end to end in one row, no padding. Positions restart at each
-    example, which makes transformers attend only within it (a block-diagonal causal mask):
-    the same loss as a padded batch, without computing the pads."""
-    ids, labels, positions = [], [], []
-    for example, loss_start in rows:
-        ids += example
-        # Each example starts with the start token, whose label is ignored, so no example
-        # learns to predict the next one.
-        labels += [IGNORE] * loss_start + example[loss_start:]
-        positions += range(len(example))
-    if pad := -len(ids) % multiple:
-        ids += [ids[0]] * pad
-        labels += [IGNORE] * pad
-        positions += range(pad)
-    tensor = lambda values: torch.tensor([values], device=device)  # noqa: E731
-    return {"input_ids": tensor(ids), "labels": tensor(labels), "position_ids": tensor(positions)}
 
 
 def _wrap_lora(model: torch.nn.Module, config: FTConfig, autocast: bool) -> torch.nn.Module:
@@ -176,7 +135,7 @@ def _train_loop(lm: LM, examples: Sequence[tuple[str, str]], config: FTConfig,
     else:
         model.requires_grad_(True)  # a LoRA run before may have left them frozen
     model.train()
-    rows = _tokenize(lm, examples)
+    rows = tokenize(lm, examples)
     batches = batch_order(len(rows), config.batch_size, config.seed)
     torch.manual_seed(config.seed)
     total = total_steps(len(rows), config)
@@ -192,6 +151,10 @@ def _train_loop(lm: LM, examples: Sequence[tuple[str, str]], config: FTConfig,
                               cache_enabled=not graphs)
     adapters = sum(p.numel() for p in params) if config.mode == "lora" else 0
     multiple = cuda_graphs.ROW_MULTIPLE if graphs else row_multiple(bf16)
+    # A CPU computes every token it is given, so shared openings are computed once; a GPU
+    # waits on kernel launches at these sizes, not arithmetic, and keeps the plain rows its
+    # CUDA graphs were checked with.
+    pack = pack_tree if lm.device.type == "cpu" else pack_rows
 
     def train_step(batch: dict[str, torch.Tensor]) -> torch.Tensor:
         with autocast:
@@ -207,11 +170,12 @@ def _train_loop(lm: LM, examples: Sequence[tuple[str, str]], config: FTConfig,
     result = TrainResult(model, precision="bf16" if bf16 else "float32")
     for step in range(total):
         batch = [rows[i] for i in next(batches)]
-        packed = _pack(batch, lm.device, multiple)
+        packed = pack(batch, lm.device, multiple)
         loss = graphed.step(packed) if graphed else train_step(packed)
         schedule.step()
         tokens = sum(len(ids) for ids, _ in batch)
         result.tokens += tokens
+        result.computed_tokens += packed["input_ids"].shape[1]
         result.flops += train_flops(lm, tokens, tokens / len(batch) / 2, config.mode == "lora",
                                     adapters)
         result.losses.append({"step": step + 1, "loss": loss.item(), "tokens": result.tokens})

@@ -146,9 +146,12 @@ def execute(spec: RunSpec, world: World, lm: LM, progress: Progress | None = Non
             meter.cost.tokens, meter.cost.flops = trained.tokens, trained.flops
             costs.append(meter.cost)
             losses = trained.losses
-            # bf16 on CPUs with bf16 matrix units, else float32: the same data and seed can
-            # score differently on the two kinds of machine, so a record says which it had.
+            # The FLOPs are those of every training token; the steps computed fewer where
+            # examples share an opening (core/methods/packing.py). bf16 on CPUs with bf16
+            # matrix units, else float32: the same data and seed can score differently on the
+            # two kinds of machine, so a record says which it had.
             extra.update(train_examples=len(examples), train_steps=trained.steps,
+                         train_tokens_computed=trained.computed_tokens,
                          train_precision=trained.precision)
             if lm.device.type == "cuda":
                 extra["train_step_kind"] = trained.step_kind  # CUDA graphs, or why not
