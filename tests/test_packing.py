@@ -97,6 +97,13 @@ def test_a_tree_pads_to_a_multiple_with_a_chain_of_its_own(tiny_lm):
     assert not allowed[real:, :real].any() and not allowed[:real, real:].any()
 
 
+
+def test_a_batch_with_nothing_to_predict_is_a_row_without_loss(tiny_lm):
+    batch = pack_tree([([0], 1), ([0], 1)], tiny_lm.device, 8)
+    assert batch["input_ids"].shape == (1, 8) and not batch["target_weights"].any()
+    assert causal_lm_loss(tiny_lm.model, **batch).item() == 0
+
+
 tokens = st.lists(st.integers(1, 3), min_size=1, max_size=6)  # three words: much is shared
 
 

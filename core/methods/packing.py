@@ -95,7 +95,7 @@ def pack_tree(rows: Rows, device: torch.device, multiple: int = ROW_MULTIPLE
                 weights.append(0)
             weights[node] += position + 1 >= loss_start
             parent = node
-    pad = -len(ids) % multiple
+    pad = -len(ids) % multiple if ids else multiple  # a batch of bare start tokens: no loss
     for index in range(pad):  # a chain of its own, no loss
         ids.append(ids[0] if ids else 0)
         positions.append(index)
