@@ -25,7 +25,7 @@ def build(path, **overrides):
 
 def test_the_example_loads_with_its_splits_facts_and_inferences():
     world = build_world("custom", 0)
-    assert world.counts() == {"forward": 8, "rephrase": 4, "reversal": 4}
+    assert world.counts() == {"forward": 8, "rephrase": 6, "reversal": 6}
     assert len(world.documents) == 10 and len(world.facts) == 8
     assert world.held_out_splits == ("rephrase", "reversal")
     assert "One kind of purple animal is florp." in world.oracle_inferences("local")
@@ -47,6 +47,24 @@ def test_the_seed_only_orders_choices():
     assert kept.items[0].choices == (" purple.", " green.", " blue.") and kept.items[0].answer == 0
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_answer_positions_are_dealt_evenly_within_each_split(tmp_path, seed):
+    """Shuffled one item at a time, a small split's answers pile up in one place (seed 0 put
+    two of the old example's four reversal answers first), and "always the first choice" then
+    passes the shortcut check's bound."""
+    items = [{**ITEM, "item_id": f"{split}{k}", "split": split, "answer": k % 3,
+              "choices": [f" {w}{k}." for w in ("florp", "grib", "zwenk")]}
+             for split in ("reversal", "rephrase") for k in range(7)]
+    world = build_world("custom", seed, overrides={"path": write(tmp_path, [DOC, *items])})
+    for split in ("reversal", "rephrase"):
+        positions = [item.answer for item in world.items if item.split == split]
+        counts = [positions.count(p) for p in range(3)]
+        assert max(counts) - min(counts) <= 1, (split, positions)
+    for item, data in zip(world.items, items):  # the same choices, the same answer
+        assert sorted(item.choices) == sorted(data["choices"])
+        assert item.choices[item.answer] == data["choices"][data["answer"]]
+
+
 def test_judge_looks_statements_up_ignoring_case_spaces_and_the_final_period():
     world = build_world("custom", 0)
     assert world.judge("florp are purple.") == "true"  # a fact
@@ -54,7 +72,7 @@ def test_judge_looks_statements_up_ignoring_case_spaces_and_the_final_period():
     assert world.judge("florp are green.") == "false"  # a distractor
     assert world.judge("One kind of green animal is dreeb.") == "false"
     assert world.judge("The colour of zwenk is purple.") == "true"  # an item's answer
-    assert world.judge("grib are the same colour as snelk.") == "true"  # an inference
+    assert world.judge("glimb are the same colour as snelk.") == "true"  # an inference
     assert world.judge("florp are red.") == "unparseable"  # the file doesn't say
 
 

@@ -78,7 +78,8 @@ class CustomParams:
     held_out: str = param("", "comma-separated splits that are held out (never in training); "
                           "empty: every split except 'forward'")
     shuffle_choices: bool = param(True, "list each item's choices in an order drawn from the "
-                                  "seed (scores don't depend on it); false keeps the file's order")
+                                  "seed, the answer's position balanced within each split (scores "
+                                  "don't depend on it); false keeps the file's order")
 
 
 @dataclass(frozen=True)
@@ -272,12 +273,28 @@ def _check_no_leaks(file: _File, rows: list[_Row], held_out: tuple[str, ...]) ->
                     "reword one of them, or leave the split out of parameter 'held_out'", row.line)
 
 
-def _item(data: dict[str, Any], rng: random.Random | None) -> Item:
-    order = list(range(len(data["choices"])))
+def _shuffled_items(items: list[dict[str, Any]], rng: random.Random) -> list[Item]:
+    """Each item's choices in an order drawn from `rng`, with the answer's positions dealt
+    evenly within each split, as the generated kinds do: shuffled one at a time, four
+    three-choice items put two or more answers first 40% of the time, and "always the first
+    choice" then passes the shortcut check's bound (chance + 0.10)."""
+    dealt: dict[str, list[int]] = {}
+    for split in dict.fromkeys(d["split"] for d in items):
+        count = sum(d["split"] == split for d in items)
+        dealt[split] = list(range(count))
+        rng.shuffle(dealt[split])
+    return [_item(d, dealt[d["split"]].pop() % len(d["choices"]), rng) for d in items]
+
+
+def _item(data: dict[str, Any], position: int, rng: random.Random | None) -> Item:
+    """The item with its answer at `position` and the other choices shuffled around it (in
+    the file's order without `rng`)."""
+    others = [i for i in range(len(data["choices"])) if i != data["answer"]]
     if rng is not None:
-        rng.shuffle(order)
+        rng.shuffle(others)
+    order = [*others[:position], data["answer"], *others[position:]]
     return Item(data["item_id"], data["split"], data["prompt"],
-                tuple(data["choices"][i] for i in order), order.index(data["answer"]),
+                tuple(data["choices"][i] for i in order), position,
                 tuple(data.get("fact_ids", [])))
 
 
@@ -326,7 +343,8 @@ class Custom(WorldKind):
         facts = [Fact(d["fact_id"], d["text"]) for d in of("fact")]
         documents = [Document(d["doc_id"], d["text"], tuple(d.get("fact_ids", [])))
                      for d in of("document")]
-        items = [_item(d, rng if params.shuffle_choices else None) for d in of("item")]
+        items = (_shuffled_items(of("item"), rng) if params.shuffle_choices
+                 else [_item(d, d["answer"], None) for d in of("item")])
         inferences = {scope: _unique([d["text"] for d in of("inference") if d["scope"] == scope])
                       for scope in ("local", "global")}
         structure = {"graph": _graph(rows), "inferences": inferences, "verdicts": verdicts,
