@@ -23,6 +23,7 @@ import hashlib
 import json
 import random
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -279,8 +280,7 @@ def _shuffled_items(items: list[dict[str, Any]], rng: random.Random) -> list[Ite
     three-choice items put two or more answers first 40% of the time, and "always the first
     choice" then passes the shortcut check's bound (chance + 0.10)."""
     dealt: dict[str, list[int]] = {}
-    for split in dict.fromkeys(d["split"] for d in items):
-        count = sum(d["split"] == split for d in items)
+    for split, count in Counter(d["split"] for d in items).items():
         dealt[split] = list(range(count))
         rng.shuffle(dealt[split])
     return [_item(d, dealt[d["split"]].pop() % len(d["choices"]), rng) for d in items]
