@@ -58,6 +58,11 @@ def run_label(run: pd.Series | dict) -> str:
 
 def load_tables(store: Store) -> Tables:
     """Every run with its world parameters, held-out accuracy and compute; metrics; costs."""
+    with store.connection():
+        return _load_tables(store)
+
+
+def _load_tables(store: Store) -> Tables:
     runs = store.runs()
     totals = store.run_totals()[["run_id", "heldout_accuracy", "heldout_items", "flops",
                                  "seconds", "tokens", "peak_mb"]]
@@ -81,10 +86,11 @@ def load_tables(store: Store) -> Tables:
 
 def loss_table(store: Store, run_ids: Sequence[str]) -> pd.DataFrame:
     """Training loss per step of the given runs, with each run's label."""
-    curves = store.loss_curves(list(run_ids))
-    if curves.empty:
-        return curves.assign(label=pd.Series(dtype=str))
-    runs = store.run_labels(run_ids)
+    with store.connection():
+        curves = store.loss_curves(list(run_ids))
+        if curves.empty:
+            return curves.assign(label=pd.Series(dtype=str))
+        runs = store.run_labels(run_ids)
     labels = {r["run_id"]: run_label(r) for r in runs.to_dict("records")}
     return curves.assign(label=curves["run_id"].map(labels))
 

@@ -195,13 +195,14 @@ class Audit:
 def load_audit(store: Store, runs: pd.DataFrame) -> Audit:
     """The audit of the runs in `runs` (rows of `augmented_runs`)."""
     run_ids = list(runs["run_id"])
-    statements = with_audit(store.augmentations(run_ids))
-    items = {run_id: store.predictions(run_id) for run_id in run_ids}
+    with store.connection():  # a query per run: one connection for them all
+        statements = with_audit(store.augmentations(run_ids))
+        items = {run_id: store.predictions(run_id) for run_id in run_ids}
+        costs = store.run_costs(run_ids)
     # `label` is already the judge's label of a statement; the run's label is `run` here.
     info = runs[["run_id", "label", "aug_source"]].rename(columns={"label": "run"})
     kinds = dict(zip(runs["run_id"], runs["kind"])) if "kind" in runs else None
-    summary = summarize(statements, store.run_costs(run_ids), items, run_ids,
-                        kinds).merge(info, on="run_id")
+    summary = summarize(statements, costs, items, run_ids, kinds).merge(info, on="run_id")
     counts = label_counts(statements).merge(info, on="run_id")
     statements = statements.merge(info[["run_id", "run"]], on="run_id")
     return Audit(statements, summary, counts)

@@ -251,6 +251,7 @@ def options(store: Store) -> pd.DataFrame:
 def load_calibration(store: Store, world_id: str, model: str) -> pd.DataFrame:
     """Calibrated costs (see `calibrate`) of every complete run of one world and model, at the
     newest throughput stored for the model."""
-    raw = store.phase_costs(world_id, model)
-    throughput = store.calibration(model)
+    with store.connection():
+        raw = store.phase_costs(world_id, model)
+        throughput = store.calibration(model)
     return calibrate(raw, throughput["flops_per_second"] if throughput else None)

@@ -115,10 +115,12 @@ def run_on_processes(specs: Sequence[RunSpec], store: Store, progress: Progress 
     _calibrate(store, {spec.model for spec in specs})
     groups: dict[int, list[Unit]] = {}
     index: dict[int, int] = {}  # id of a built world -> its group
-    for spec, world in zip(specs, built):
-        run_id = uuid.uuid4().hex[:12]
-        store.begin_run(run_id, store.save_world(world, spec.preset), spec)
-        groups.setdefault(index.setdefault(id(world), len(index)), []).append((spec, world, run_id))
+    with store.connection():
+        for spec, world in zip(specs, built):
+            run_id = uuid.uuid4().hex[:12]
+            store.begin_run(run_id, store.save_world(world, spec.preset), spec)
+            groups.setdefault(index.setdefault(id(world), len(index)), []).append(
+                (spec, world, run_id))
     from core.lm.models import pick_device
     context = multiprocessing.get_context("spawn")  # CUDA cannot live in a forked child
     size = min(workers, len(groups))

@@ -145,13 +145,14 @@ def run_on_ray(specs: Sequence[RunSpec], store: Store, progress: Progress | None
         reports = Queue()
         remote = ray.remote(_run_unit)
         pending: dict = {}
-        for spec, world, option in zip(specs, built, options):
-            world_id = store.save_world(world, spec.preset)
-            run_id = uuid.uuid4().hex[:12]
-            store.begin_run(run_id, world_id, spec)
-            threads = max(1, int(option["num_cpus"]))
-            ref = remote.options(**option).remote(spec, world, run_id, reports, threads)
-            pending[ref] = (spec, run_id)
+        with store.connection():
+            for spec, world, option in zip(specs, built, options):
+                world_id = store.save_world(world, spec.preset)
+                run_id = uuid.uuid4().hex[:12]
+                store.begin_run(run_id, world_id, spec)
+                threads = max(1, int(option["num_cpus"]))
+                ref = remote.options(**option).remote(spec, world, run_id, reports, threads)
+                pending[ref] = (spec, run_id)
         return _collect(ray, pending, reports, store, progress, on_result, on_start)
     finally:
         if reports is not None and not started_here:

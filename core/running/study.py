@@ -90,8 +90,9 @@ def run_study(specs: Sequence[RunSpec], store: Store, progress=None, on_result=N
     published = (results_file.read(results_path)
                  if results_path and Path(results_path).exists() else [])
     done = {key for key in map(_record_key, published) if key}
-    todo = [spec for spec in specs
-            if _latest_complete(store, spec) is None and _spec_key(spec) not in done]
+    with store.connection():
+        todo = [spec for spec in specs
+                if _latest_complete(store, spec) is None and _spec_key(spec) not in done]
 
     def stored(result, spec: RunSpec, error: str | None) -> None:
         if results_path and error is None:
@@ -109,8 +110,9 @@ def run_study(specs: Sequence[RunSpec], store: Store, progress=None, on_result=N
 def study_records(store: Store, specs: Sequence[RunSpec]) -> list[dict]:
     """The results-file records of the specs' newest complete runs: a spec run twice (an
     older version of a world, a rerun) counts once, so no stale run sits in the table."""
-    run_ids = [r for r in (_latest_complete(store, spec) for spec in specs) if r]
-    return results_file.records_from_store(store, run_ids)
+    with store.connection():
+        run_ids = [r for r in (_latest_complete(store, spec) for spec in specs) if r]
+        return results_file.records_from_store(store, run_ids)
 
 
 def study_table(records: Sequence[dict]) -> pd.DataFrame:

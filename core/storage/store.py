@@ -2,7 +2,9 @@
 loss curves, in one file (default data/lab.duckdb).
 
 DuckDB lets one process write a file at a time, so every call opens a short connection and
-retries while another process (the app, a command-line sweep) holds the lock. A run's results
+retries while another process (the app, a command-line sweep) holds the lock. Opening one costs
+DuckDB ~20 ms of setup (it builds its catalog of functions each time), so code that makes many
+calls in a row holds one connection for them: `with store.connection(): ...`. A run's results
 are written in one transaction by `finish_run`: a killed run is left `running`, and is marked
 `failed` (interrupted) the next time the store is opened, never half-written as complete.
 """
@@ -13,6 +15,7 @@ import contextlib
 import json
 import os
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,6 +80,7 @@ class Store(Queries):
     def __init__(self, path: str | Path | None = None, read_only: bool = False):
         self.path = Path(path) if path else default_db_path()
         self.read_only = read_only
+        self._held = threading.local()  # the connection `connection()` holds, per thread
         if self.path.is_dir():
             raise LabError(f"database path {self.path} is a folder; give a file path with --db")
         if read_only:
@@ -86,15 +90,47 @@ class Store(Queries):
         except OSError as error:
             raise LabError(f"cannot create the folder for database {self.path}: "
                            f"{error.strerror}; choose another path with --db") from None
-        with self._connect() as con:
+        with self.connection() as con:
             con.execute(SCHEMA)
-        self._mark_interrupted()
-        self._upgrade_world_ids()
+            self._mark_interrupted()
+            self._upgrade_world_ids()
+
+    @contextlib.contextmanager
+    def connection(self):
+        """Hold one connection for every call made inside (in this thread), instead of one
+        each. Other processes wait for the file meanwhile, so hold it for a burst of calls
+        (a page's queries, a study's bookkeeping), never across a run. Re-entrant."""
+        held = getattr(self._held, "con", None)
+        if held is not None:
+            yield held
+            return
+        with self._open(read_only=self.read_only) as con:
+            self._held.con = con
+            try:
+                yield con
+            finally:
+                self._held.con = None
 
     @contextlib.contextmanager
     def _connect(self, read_only: bool = False):
         if self.read_only and not read_only:
             raise LabError(f"database {self.path} was opened for reading only")
+        held = getattr(self._held, "con", None)
+        if held is None:
+            with self._open(read_only) as con:
+                yield con
+            return
+        try:
+            yield held
+        except BaseException:
+            # A call that failed inside its transaction leaves it open on the held
+            # connection; roll it back, as closing its own connection would have.
+            with contextlib.suppress(duckdb.Error):
+                held.execute("ROLLBACK")
+            raise
+
+    @contextlib.contextmanager
+    def _open(self, read_only: bool):
         start = time.monotonic()
         deadline, said = start + LOCK_WAIT_SECONDS, start + LOCK_NOTICE_SECONDS
         while True:
