@@ -220,10 +220,10 @@ def run_all(specs: Sequence[RunSpec], store: Store, progress: Progress | None = 
         world = world_for(spec.validate(), worlds)
         if spec.model not in lm_cache:
             lm_cache[spec.model] = models.load(spec.model)
+        if spec.model not in calibrated:  # a model the caller loaded (the demo's) included
+            _calibrated(store, lm_cache[spec.model])  # may measure for seconds: not held
+            calibrated.add(spec.model)
         with store.connection():
-            if spec.model not in calibrated:  # a model the caller loaded (the demo's) included
-                _calibrated(store, lm_cache[spec.model])
-                calibrated.add(spec.model)
             world_id = store.save_world(world, spec.preset)
             run_id = uuid.uuid4().hex[:12]
             store.begin_run(run_id, world_id, spec)

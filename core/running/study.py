@@ -55,18 +55,20 @@ def _world_id(kind: str, seed: int, preset: str, overrides: str) -> str:
     return build_world(kind, seed, preset, json.loads(overrides)).world_id
 
 
+def _world_of(spec: RunSpec) -> str:
+    return _world_id(spec.world_kind, spec.world_seed, spec.preset,
+                     json.dumps(spec.overrides, sort_keys=True))
+
+
 def _latest_complete(store: Store, spec: RunSpec) -> str | None:
     """The newest complete run of exactly this spec (world, method, model, source, seed and
     settings), or None."""
-    world_id = _world_id(spec.world_kind, spec.world_seed, spec.preset,
-                         json.dumps(spec.overrides, sort_keys=True))
-    return store.latest_complete_run(world_id, spec.method, spec.model, spec.aug_source_used,
-                                     spec.seed, spec.settings())
+    return store.latest_complete_run(_world_of(spec), spec.method, spec.model,
+                                     spec.aug_source_used, spec.seed, spec.settings())
 
 
 def _spec_key(spec: RunSpec) -> tuple:
-    world_id = _world_id(spec.world_kind, spec.world_seed, spec.preset,
-                         json.dumps(spec.overrides, sort_keys=True))
+    world_id = _world_of(spec)
     # Settings as a record keeps them (training's own seed is the run's seed: dropped).
     return (world_id, spec.method, spec.model, spec.aug_source_used, spec.seed,
             analysis.canonical_json(spec.settings(), drop_seed=True))
@@ -90,6 +92,8 @@ def run_study(specs: Sequence[RunSpec], store: Store, progress=None, on_result=N
     published = (results_file.read(results_path)
                  if results_path and Path(results_path).exists() else [])
     done = {key for key in map(_record_key, published) if key}
+    for spec in specs:  # worlds built before the file is held: that can take seconds
+        _world_of(spec)
     with store.connection():
         todo = [spec for spec in specs
                 if _latest_complete(store, spec) is None and _spec_key(spec) not in done]
@@ -110,6 +114,8 @@ def run_study(specs: Sequence[RunSpec], store: Store, progress=None, on_result=N
 def study_records(store: Store, specs: Sequence[RunSpec]) -> list[dict]:
     """The results-file records of the specs' newest complete runs: a spec run twice (an
     older version of a world, a rerun) counts once, so no stale run sits in the table."""
+    for spec in specs:  # worlds built before the file is held
+        _world_of(spec)
     with store.connection():
         run_ids = [r for r in (_latest_complete(store, spec) for spec in specs) if r]
         return results_file.records_from_store(store, run_ids)
