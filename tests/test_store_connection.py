@@ -1,14 +1,12 @@
 """`Store.connection()`: calls made inside it share one DuckDB connection (each connection
 costs DuckDB ~20 ms of setup), the file is free for other processes once it ends, and a write
-that fails inside it leaves the store as a failed write always has."""
-
-import contextlib
+that fails inside it leaves the store as a failed write always has (tests/test_store_faults.py,
+held and not)."""
 
 import duckdb
 import pytest
-from test_store_faults import SMALL, _DiskFullOnMetrics
+from test_store_faults import SMALL
 
-from core.errors import LabError
 from core.results import analysis
 from core.running.runner import RunSpec, run_all
 from core.storage.store import Store
@@ -57,28 +55,4 @@ def test_the_file_is_free_once_the_held_connection_ends(tmp_path):
         with pytest.raises(duckdb.Error):
             duckdb.connect(str(store.path), read_only=True)
     duckdb.connect(str(store.path), read_only=True).close()
-
-
-def test_a_write_that_fails_inside_a_held_connection_rolls_back(tiny_lm, tmp_path, monkeypatch):
-    store = Store(tmp_path / "lab.duckdb")
-    spec = RunSpec(method="pretrained", model="tiny", overrides=SMALL)
-    run_all([spec], store, lm_cache={"tiny": tiny_lm})
-    before = store.run_totals()
-
-    original = Store._open
-
-    @contextlib.contextmanager
-    def full_disk(self, read_only):
-        with original(self, read_only) as con:
-            yield con if read_only else _DiskFullOnMetrics(con)
-
-    monkeypatch.setattr(Store, "_open", full_disk)
-    with store.connection(), pytest.raises(LabError, match="No space left on device"):
-        run_all([spec], store, lm_cache={"tiny": tiny_lm})
-    monkeypatch.undo()
-
-    runs = Store(store.path, read_only=True).runs()
-    assert runs.status.tolist() == ["complete", "failed"]
-    assert "No space left on device" in runs.error.iloc[1]
-    assert Store(store.path, read_only=True).run_totals().equals(before)  # nothing half-written
 

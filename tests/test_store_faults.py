@@ -28,8 +28,11 @@ class _DiskFullOnMetrics:
         return getattr(self.con, name)
 
 
+@pytest.mark.parametrize("held", [False, True], ids=["own connection", "held connection"])
 def test_a_full_disk_fails_the_run_with_its_reason_and_keeps_earlier_results(tiny_lm, tmp_path,
-                                                                               monkeypatch):
+                                                                               monkeypatch, held):
+    """Held (`Store.connection()`), the failed transaction must be rolled back on the same
+    connection before the run can be marked failed; on its own, closing it does that."""
     store = Store(tmp_path / "lab.duckdb")
     spec = RunSpec(method="pretrained", model="tiny", overrides=SMALL)
     run_all([spec], store, lm_cache={"tiny": tiny_lm})
@@ -43,7 +46,8 @@ def test_a_full_disk_fails_the_run_with_its_reason_and_keeps_earlier_results(tin
             yield con if read_only else _DiskFullOnMetrics(con)
 
     monkeypatch.setattr(Store, "_connect", full_disk)
-    with pytest.raises(LabError, match="cannot store the results .* No space left on device"):
+    with (store.connection() if held else contextlib.nullcontext()), \
+            pytest.raises(LabError, match="cannot store the results .* No space left on device"):
         run_all([spec], store, lm_cache={"tiny": tiny_lm})
     monkeypatch.undo()
 
