@@ -30,6 +30,37 @@ if workers := int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0")):
     models.torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) // workers))
 
 
+# This machine's speed when the suite starts and when it ends: shared machines of one kind run
+# the same suite in 4.8 or 9 minutes from one hour to the next, and a time means little
+# without the rate beside it (docs/performance.md). Measured in the process that prints the
+# summary (not in xdist's workers), while the workers are not yet started or already done.
+MACHINE_RATES: dict[str, float] = {}  # GFLOP/s of float32 on all the cores
+
+
+def _measure_rate(when: str) -> None:
+    from core.running import hardware
+    cores = len(os.sched_getaffinity(0))
+    MACHINE_RATES[when] = hardware.matmul_rate(seconds=0.5, threads=cores) / 1e9
+
+
+def pytest_configure(config):
+    if not os.environ.get("PYTEST_XDIST_WORKER") and not config.option.collectonly:
+        _measure_rate("start")
+
+
+def pytest_terminal_summary(terminalreporter):
+    if "start" not in MACHINE_RATES:
+        return
+    from core.running import hardware
+    _measure_rate("end")
+    machine = hardware.describe()
+    terminalreporter.write_line(
+        f"machine: {machine['cpu']}, {machine['isa']}, {len(os.sched_getaffinity(0))} cores; "
+        f"float32 matrix multiply on them {MACHINE_RATES['start']:.0f} GFLOP/s at the start, "
+        f"{MACHINE_RATES['end']:.0f} at the end (the suite's time follows it: "
+        "docs/performance.md)")
+
+
 def pytest_collection_modifyitems(items):
     rank = {name: position for position, name in enumerate(SLOWEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: file order kept

@@ -3,6 +3,8 @@ stored, and used by the what-if to turn every run's FLOPs into seconds at one ra
 
 import subprocess
 
+import pytest
+
 from core.results import whatif
 from core.running import calibration, hardware
 from core.running.runner import RunSpec, run_all
@@ -53,3 +55,22 @@ def test_a_run_is_marked_changed_only_by_edits_to_the_code_that_makes_it(tmp_pat
     (tmp_path / "core" / "method.py").write_text("steps = 2\n")
     assert hardware.code_version(tmp_path) == commit + "+changes"
     assert hardware.code_version(tmp_path / "core" / "nowhere") == "unknown"
+
+
+def test_the_matmul_rate_counts_the_multiplies_done_in_the_time_taken(monkeypatch):
+    """The rate the suite prints beside its time (tests/conftest.py) and the bench divides by:
+    2 x size^3 FLOPs for each multiply done before `seconds` ran out, over the time taken; on
+    the threads asked for, and the caller's threads set back after."""
+    import itertools
+
+    import torch
+    clock = itertools.count(0.0, 0.1)  # 0.0 start; 0.1 and 0.2 each run one; 0.3 ends; 0.4 taken
+    monkeypatch.setattr(hardware.time, "perf_counter", lambda: next(clock))
+    threads = torch.get_num_threads()
+    seen = []
+    monkeypatch.setattr(torch.Tensor, "__matmul__",
+                        lambda a, b: seen.append(torch.get_num_threads()) or torch.mm(a, b))
+    rate = hardware.matmul_rate(size=8, seconds=0.25, threads=threads + 1)
+    assert rate == pytest.approx(2 * 8**3 * 2 / 0.4)
+    assert seen == [threads + 1] * 5  # three to warm up, two timed
+    assert torch.get_num_threads() == threads

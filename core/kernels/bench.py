@@ -39,25 +39,10 @@ def peak_rss_mb() -> float:
 
 
 @functools.cache
-def matmul_flops_per_second(dtype: torch.dtype, device: torch.device,
-                            size: int | None = None) -> float:
-    """What this machine's matrix units do for `dtype`: the denominator of utilization. A GPU
-    needs big matrices to reach its peak; 1024 already does on this CPU. Measured once a
-    process for each dtype and device."""
-    size = size or (8192 if device.type == "cuda" else 1024)
-    a = torch.randn(size, size, device=device).to(dtype)
-    b = torch.randn(size, size, device=device).to(dtype)
-    for _ in range(3):
-        a @ b
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    runs, start = 0, time.perf_counter()
-    while time.perf_counter() - start < 1.0:
-        a @ b
-        runs += 1
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return 2 * size**3 * runs / (time.perf_counter() - start)
+def matmul_flops_per_second(dtype: torch.dtype, device: torch.device) -> float:
+    """What this machine's matrix units do for `dtype`: the denominator of utilization.
+    Measured once a process for each dtype and device."""
+    return hardware.matmul_rate(dtype, device)
 
 
 # ---------------------------------------------------------------- ICL scoring

@@ -5,6 +5,7 @@ a figure means little without saying which it was measured on."""
 from __future__ import annotations
 
 import platform
+import time
 from pathlib import Path
 
 import torch
@@ -44,6 +45,35 @@ def describe() -> dict[str, str | int]:
         pass
     return {"cpu": name or platform.processor() or platform.machine(),
             "isa": cpu_instruction_set(), "threads": torch.get_num_threads()}
+
+
+def matmul_rate(dtype: torch.dtype = torch.float32, device: torch.device | None = None,
+                size: int | None = None, seconds: float = 1.0, threads: int | None = None
+                ) -> float:
+    """FLOP/s of `size`-square matrix multiplies in `dtype` for about `seconds`, on `threads`
+    torch threads (default: as set). A GPU needs big matrices to reach its peak; 1024 already
+    does on a CPU. The same CPU gives different rates from one hour to the next (a shared
+    machine), so a timing means little without the rate measured beside it."""
+    device = device or torch.device("cpu")
+    size = size or (8192 if device.type == "cuda" else 1024)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads or before)
+    try:
+        a = torch.randn(size, size, device=device).to(dtype)
+        b = torch.randn(size, size, device=device).to(dtype)
+        for _ in range(3):
+            a @ b
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        runs, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            a @ b
+            runs += 1
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return 2 * size**3 * runs / (time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(before)
 
 
 # What a run's numbers depend on in the checkout: an uncommitted edit here marks the run.
