@@ -60,7 +60,7 @@ def test_a_run_is_marked_changed_only_by_edits_to_the_code_that_makes_it(tmp_pat
 def test_the_matmul_rate_counts_the_multiplies_done_in_the_time_taken(monkeypatch):
     """The rate the suite prints beside its time (tests/conftest.py) and the bench divides by:
     2 x size^3 FLOPs for each multiply done before `seconds` ran out, over the time taken; on
-    the threads asked for, and the caller's threads set back after."""
+    the threads asked for, and the caller's threads and random numbers as they were after."""
     import itertools
 
     import torch
@@ -70,7 +70,9 @@ def test_the_matmul_rate_counts_the_multiplies_done_in_the_time_taken(monkeypatc
     seen = []
     monkeypatch.setattr(torch.Tensor, "__matmul__",
                         lambda a, b: seen.append(torch.get_num_threads()) or torch.mm(a, b))
+    random_state = torch.get_rng_state()
     rate = hardware.matmul_rate(size=8, seconds=0.25, threads=threads + 1)
     assert rate == pytest.approx(2 * 8**3 * 2 / 0.4)
     assert seen == [threads + 1] * 5  # three to warm up, two timed
     assert torch.get_num_threads() == threads
+    assert torch.equal(torch.get_rng_state(), random_state)  # the tests after it draw the same

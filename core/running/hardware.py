@@ -59,8 +59,10 @@ def matmul_rate(dtype: torch.dtype = torch.float32, device: torch.device | None 
     before = torch.get_num_threads()
     torch.set_num_threads(threads or before)
     try:
-        a = torch.randn(size, size, device=device).to(dtype)
-        b = torch.randn(size, size, device=device).to(dtype)
+        # Its own generator: measuring must not move the random numbers of what runs after.
+        generator = torch.Generator(device).manual_seed(0)
+        a, b = (torch.randn(size, size, device=device, generator=generator).to(dtype)
+                for _ in range(2))
         for _ in range(3):
             a @ b
         if device.type == "cuda":
