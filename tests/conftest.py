@@ -14,6 +14,7 @@ import pytest
 
 from core.lm import models
 from core.queue import jobs
+from core.running import hardware
 
 # The GPU's own tests run where there is one (scripts/gpu_check.sh); elsewhere they are not
 # collected at all, so a suite on a CPU skips nothing.
@@ -26,8 +27,9 @@ SLOWEST_FIRST = ["test_science_local.py", "test_science.py", "test_ray.py",
                  "test_e2e_browser.py", "test_jobs.py", "test_app.py", "test_bench.py",
                  "test_study.py", "test_pipeline.py"]
 
+CORES = len(os.sched_getaffinity(0))
 if workers := int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0")):
-    models.torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) // workers))
+    models.torch.set_num_threads(max(1, CORES // workers))
 
 
 # This machine's speed when the suite starts and when it ends: shared machines of one kind run
@@ -38,9 +40,7 @@ MACHINE_RATES: dict[str, float] = {}  # GFLOP/s of float32 on all the cores
 
 
 def _measure_rate(when: str) -> None:
-    from core.running import hardware
-    cores = len(os.sched_getaffinity(0))
-    MACHINE_RATES[when] = hardware.matmul_rate(seconds=0.5, threads=cores) / 1e9
+    MACHINE_RATES[when] = hardware.matmul_rate(seconds=0.5, threads=CORES) / 1e9
 
 
 def pytest_configure(config):
@@ -51,11 +51,10 @@ def pytest_configure(config):
 def pytest_terminal_summary(terminalreporter):
     if "start" not in MACHINE_RATES:
         return
-    from core.running import hardware
     _measure_rate("end")
     machine = hardware.describe()
     terminalreporter.write_line(
-        f"machine: {machine['cpu']}, {machine['isa']}, {len(os.sched_getaffinity(0))} cores; "
+        f"machine: {machine['cpu']}, {machine['isa']}, {CORES} cores; "
         f"float32 matrix multiply on them {MACHINE_RATES['start']:.0f} GFLOP/s at the start, "
         f"{MACHINE_RATES['end']:.0f} at the end (the suite's time follows it: "
         "docs/performance.md)")

@@ -55,4 +55,3 @@ def test_the_file_is_free_once_the_held_connection_ends(tmp_path):
         with pytest.raises(duckdb.Error):
             duckdb.connect(str(store.path), read_only=True)
     duckdb.connect(str(store.path), read_only=True).close()
-
