@@ -326,8 +326,8 @@ def parser() -> argparse.ArgumentParser:
 
     tu = sub.add_parser("tune", help="choose the fine-tuning recipe on dev seeds: ft and "
                         "ft_local (oracle) on quick reversals worlds, one row per recipe")
-    tu.add_argument("--candidates", help="epochs:lr, comma-separated (default: the five "
-                    "candidates in core/running/tuning.py)")
+    tu.add_argument("--candidates", help="epochs:lr or epochs:lr:batch, comma-separated "
+                    "(default: the candidates in core/running/tuning.py)")
     tu.add_argument("--seeds", help="dev seeds (default 100,101,102; never the study's 0,1,2)")
     tu.add_argument("--preset", default="quick")
     tu.add_argument("--log", metavar="FILE", help="append each trial to FILE and take the trials "

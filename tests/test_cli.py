@@ -58,6 +58,7 @@ def test_python_dash_m_core_is_the_same_command_line(tmp_path):
     (["study", "--seeds", "abc", "--db", "{tmp}/x.duckdb"], "seeds are whole numbers"),
     (["study", "--kinds", "", "--db", "{tmp}/x.duckdb"], "at least one world kind"),
     (["tune", "--candidates", "8", "--model", "tiny"], "epochs:lr"),
+    (["tune", "--candidates", "8:2e-4:0", "--model", "tiny"], "batch_size must be between"),
     (["run", "--methods", "ft_local", "--aug-source", "teacher", "--model", "tiny",
       "--db", "{tmp}/x.duckdb"], "needs --teacher"),
     (["study", "--kinds", "reversals", "--sources", "teacher", "--db", "{tmp}/x.duckdb"],
