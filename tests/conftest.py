@@ -26,6 +26,10 @@ SLOWEST_FIRST = ["test_science_local.py", "test_science.py", "test_ray.py",
                  "test_science_family.py", "test_science_kinds.py", "test_processes.py",
                  "test_e2e_browser.py", "test_jobs.py", "test_app.py", "test_bench.py",
                  "test_study.py", "test_pipeline.py"]
+# The first seven: the science on the default model (fine-tuning it), a real browser, Ray and
+# worker processes, three fifths of the suite's time. Marked `slow`, so that `-m "not slow"`
+# gives a developer the rest in a few minutes; the whole suite is still the one CI runs.
+SLOW = set(SLOWEST_FIRST[:7])
 
 CORES = len(os.sched_getaffinity(0))
 if workers := int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0")):
@@ -61,6 +65,9 @@ def pytest_terminal_summary(terminalreporter):
 
 
 def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.path.name in SLOW:
+            item.add_marker(pytest.mark.slow)
     rank = {name: position for position, name in enumerate(SLOWEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: file order kept
 
