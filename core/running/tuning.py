@@ -42,7 +42,7 @@ class Trial:
     train_tokens: int
     train_seconds: float
     batch_size: int = 8  # every trial of the first round, before the batch was a choice
-    train_steps: int = 0
+    train_steps: int = 0  # 0: a log that did not record them
 
 
 def parse_candidates(text: str) -> list[Candidate]:
